@@ -1,0 +1,86 @@
+#include "cache/sequence_waiters.h"
+
+#include <vector>
+
+namespace mm::cache {
+
+SequenceWaiters::SequenceWaiters() : timer_([this] { TimerLoop(); }) {}
+
+SequenceWaiters::~SequenceWaiters() {
+  std::map<uint64_t, Waiter> left;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    left.swap(waiters_);
+    wake_.notify_all();
+  }
+  timer_.join();
+  for (auto& [id, w] : left) w.done(false);
+}
+
+void SequenceWaiters::Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline,
+                           Callback done) {
+  {
+    std::lock_guard lock(mu_);
+    if (applied_ < sequence && !stopping_) {
+      waiters_.emplace(next_id_++, Waiter{sequence, deadline, std::move(done)});
+      wake_.notify_all();
+      return;
+    }
+  }
+  done(!stopping_);
+}
+
+void SequenceWaiters::Advance(uint64_t applied) {
+  std::vector<Callback> ready;
+  {
+    std::lock_guard lock(mu_);
+    if (applied <= applied_) return;
+    applied_ = applied;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.sequence <= applied) {
+        ready.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (Callback& cb : ready) cb(true);
+}
+
+size_t SequenceWaiters::pending() const {
+  std::lock_guard lock(mu_);
+  return waiters_.size();
+}
+
+void SequenceWaiters::TimerLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = std::chrono::steady_clock::now();
+    auto next = std::chrono::steady_clock::time_point::max();
+    std::vector<Callback> expired;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.deadline <= now) {
+        expired.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        next = std::min(next, it->second.deadline);
+        ++it;
+      }
+    }
+    if (!expired.empty()) {
+      lock.unlock();
+      for (Callback& cb : expired) cb(false);
+      lock.lock();
+      continue;
+    }
+    if (next == std::chrono::steady_clock::time_point::max()) {
+      wake_.wait(lock);
+    } else {
+      wake_.wait_until(lock, next);
+    }
+  }
+}
+
+}  // namespace mm::cache

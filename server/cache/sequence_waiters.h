@@ -1,0 +1,47 @@
+#pragma once
+// Read-your-writes without blocking request threads: a request that needs the replica to have
+// applied `sequence` registers a callback that fires with true once the follower advances past
+// it, or with false at its deadline. Callbacks run on the follower or the timer thread and must
+// not block. Thread-safe.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace mm::cache {
+
+class SequenceWaiters {
+ public:
+  using Callback = std::function<void(bool reached)>;
+
+  SequenceWaiters();
+  ~SequenceWaiters();  // fires every pending callback with false
+
+  // Fires `done(true)` at once if `sequence` is already applied, else when it is, or
+  // `done(false)` at `deadline`.
+  void Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline, Callback done);
+  void Advance(uint64_t applied);
+  size_t pending() const;
+
+ private:
+  struct Waiter {
+    uint64_t sequence;
+    std::chrono::steady_clock::time_point deadline;
+    Callback done;
+  };
+  void TimerLoop();
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  uint64_t applied_ = 0;
+  uint64_t next_id_ = 0;
+  bool stopping_ = false;
+  std::map<uint64_t, Waiter> waiters_;  // by id
+  std::thread timer_;
+};
+
+}  // namespace mm::cache

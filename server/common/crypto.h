@@ -1,0 +1,27 @@
+#pragma once
+// Small, dependency-free wrappers over OpenSSL for the primitives webhook verification and caller
+// authentication need. All functions are thread-safe.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mm {
+
+// Raw 32-byte HMAC-SHA256 of `message` keyed with `key`.
+std::string HmacSha256(std::string_view key, std::string_view message);
+// Raw 32-byte SHA-256 digest.
+std::string Sha256(std::string_view data);
+
+std::string HexEncode(std::string_view bytes);  // lowercase
+// nullopt on odd length or a non-hex character (either case accepted).
+std::optional<std::string> HexDecode(std::string_view hex);
+
+std::string Base64Encode(std::string_view bytes);
+// Accepts standard and URL-safe alphabets, with or without padding.
+std::optional<std::string> Base64Decode(std::string_view text);
+
+// Compares in time that depends only on the lengths, never on where the inputs differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace mm

@@ -1,0 +1,45 @@
+#include "common/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.h"
+
+namespace mm::log {
+namespace {
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::mutex g_write_mu;
+constexpr const char* kLevelNames[] = {"debug", "info", "warn", "error"};
+}  // namespace
+
+bool ParseLevel(std::string_view text, Level& out) {
+  for (int i = 0; i < 4; ++i) {
+    if (text == kLevelNames[i]) {
+      out = static_cast<Level>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+void SetLevel(Level level) { g_level.store(static_cast<int>(level)); }
+bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+void Write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
+  if (!Enabled(level)) return;
+  nlohmann::ordered_json line;
+  line["ts"] = FormatRfc3339(SystemClock::Instance().Now());
+  line["level"] = kLevelNames[static_cast<int>(level)];
+  line["msg"] = msg;
+  for (const auto& [key, value] : fields) line[std::string(key)] = value;
+  // Replace invalid UTF-8 instead of throwing: a log line must never take the process down.
+  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::lock_guard lock(g_write_mu);
+  std::fprintf(stderr, "%s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace mm::log

@@ -1,0 +1,55 @@
+#pragma once
+// Every setting of `membership-mirror serve`, each a flag with an environment twin
+// (DESIGN §7): `--database-url` / MM_DATABASE_URL. A flag wins over its environment variable,
+// which wins over the default. Secrets come from the environment or from files, never flags'
+// echo: they are never printed or logged.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mm::config {
+
+struct Settings {
+  std::string database_url;
+  std::string http_listen = "0.0.0.0:8080";
+  std::string grpc_listen = "0.0.0.0:50051";
+  std::vector<std::string> huudis_secrets;
+  std::string callers_file;
+  bool insecure_no_auth = false;
+  bool unknown_users_active = true;
+  std::chrono::seconds huudis_tolerance{300};
+  size_t max_body_bytes = 1048576;
+  std::string log_level = "info";
+  int http_threads = 2;
+  int max_connections = 1024;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds shutdown_grace{20000};
+  size_t writer_max_batch = 512;
+  size_t writer_max_queue = 20000;
+  std::chrono::milliseconds poll_interval{250};
+};
+
+struct ParsedCommandLine {
+  Settings settings;
+  bool help = false;
+};
+
+// Parses `args` (after the subcommand) and the environment (via `getenv`, injectable for
+// tests). INVALID_ARGUMENT names the offending flag or variable and what is wrong.
+absl::StatusOr<ParsedCommandLine> ParseSettings(
+    const std::vector<std::string>& args,
+    const std::function<const char*(const char*)>& getenv);
+
+// The `--help` text: every flag, its environment twin, default and meaning.
+std::string SettingsHelp();
+
+// Checks that need the whole set (e.g. serve needs a database URL).
+absl::Status ValidateForServe(const Settings& settings);
+
+}  // namespace mm::config

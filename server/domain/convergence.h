@@ -1,0 +1,37 @@
+#pragma once
+// The convergence rules of DESIGN §2, as pure functions over a StateSet. This is the single
+// implementation of the rules: the PostgreSQL store loads the rows a batch touches, applies
+// events here and writes back what changed; the in-memory store and the property test's
+// reference model apply them to a whole StateSet.
+//
+// Guarantee: applying any set of provider events, in any order, each any number of times
+// (duplicates are filtered by the caller on (provider, event_id)), ends in the same StateSet.
+
+#include <set>
+#include <string>
+
+#include "domain/events.h"
+#include "domain/records.h"
+
+namespace mm::domain {
+
+// Keys whose records a provider event reads or writes; a caller that holds only part of the
+// state (the PostgreSQL store) loads at least these before calling ApplyProviderEvent.
+struct TouchedKeys {
+  std::set<std::string> users;
+  std::set<std::string> accounts;
+  std::set<MembershipKey> memberships;
+
+  void Merge(const TouchedKeys& other);
+};
+
+TouchedKeys KeysOf(const ProviderEvent& event);
+
+// Applies the normalized events of one (non-duplicate, non-ignored, non-dead-lettered) provider
+// event to `state`. Records missing from `state` are treated as never seen and created.
+// Adds the keys of every record that actually changed to `changed`.
+// Returns kApplied if at least one normalized event won its newer-wins comparison, else kStale.
+// An event with no normalized events is kStale (the caller decides kIgnored before this).
+Outcome ApplyProviderEvent(const ProviderEvent& event, StateSet& state, TouchedKeys& changed);
+
+}  // namespace mm::domain

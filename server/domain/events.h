@@ -1,0 +1,76 @@
+#pragma once
+// Normalized events (DESIGN §2): what every provider adapter produces and the only thing the
+// store and convergence rules understand. Adapters know providers; nothing below them does.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/time.h"
+
+namespace mm::domain {
+
+enum class Provider { kHuudis, kFusionAuth, kOperator };
+
+// "huudis" | "fusionauth" | "operator" (the values in API answers and the database).
+std::string_view ProviderName(Provider provider);
+std::optional<Provider> ParseProvider(std::string_view name);
+
+enum class EventKind {
+  kUserCreated,
+  kUserUpdated,
+  kUserDisabled,
+  kUserEnabled,
+  kUserDeleted,
+  kAccountCreated,
+  kMemberAdded,
+  kMemberRoleChanged,
+  kMemberRemoved,
+};
+
+std::string_view EventKindName(EventKind kind);
+
+// One fact about one user, account or membership. Optional fields are those the provider may
+// leave out; an absent field never overwrites a known value.
+struct NormalizedEvent {
+  EventKind kind = EventKind::kUserCreated;
+  std::string user_id;     // empty only for kAccountCreated
+  std::string account_id;  // set for kAccountCreated and the kMember* kinds
+  // When the fact became true at the provider (see DESIGN §2 for each provider's field).
+  TimePoint fact_time{};
+
+  std::optional<std::string> email;         // user's email, if the payload carries it
+  std::optional<std::string> name;          // user's display name
+  std::optional<std::string> account_name;  // account (workspace) display name
+  std::optional<std::string> role;          // kMemberAdded / kMemberRoleChanged / kMemberRemoved
+  std::optional<std::string> reason;        // kUserDisabled
+  std::optional<std::string> actor;         // who did it: disabledBy, addedByUserId, ...
+  std::optional<std::string> added_via;     // kMemberAdded
+};
+
+// One authenticated delivery from a provider: the unit of deduplication, keyed by
+// (provider, event_id). Its normalized events are applied together or not at all.
+struct ProviderEvent {
+  Provider provider = Provider::kHuudis;
+  std::string event_id;
+  std::string event_type;  // the provider's own type string, e.g. "huudis.user.disabled.v1"
+  TimePoint fact_time{};   // envelope-level fact time (createdAt, createInstant, receive time)
+  TimePoint received_at{};
+  std::string raw_body;  // bytes exactly as received; kept so any state can be explained/replayed
+
+  std::vector<NormalizedEvent> events;
+  // Authentic event of a type we do not use: stored, answered "ignored", applies nothing.
+  bool ignored = false;
+  // Authentic event of a known type we could not use: stored with this reason in the
+  // dead-letter table, answered "dead_lettered", replayable.
+  std::optional<std::string> dead_letter_reason;
+};
+
+// What happened to one ProviderEvent (the webhook answer's "status").
+enum class Outcome { kApplied, kDuplicate, kStale, kIgnored, kDeadLettered };
+
+std::string_view OutcomeName(Outcome outcome);
+std::optional<Outcome> ParseOutcome(std::string_view name);
+
+}  // namespace mm::domain

@@ -1,0 +1,80 @@
+#pragma once
+// Group commit (STYLE.md practice 6; LevelDB's DBImpl::Write): request threads enqueue events
+// and return at once; one writer thread takes everything queued (up to max_batch), applies it
+// in one store transaction and calls each request's callback with its own result. At low load
+// a batch is one event and adds no delay; under load batches grow by themselves while the
+// previous commit is in flight.
+//
+// Callbacks run on the writer thread and must not block (post the answer to the connection's
+// own executor). Every submitted event gets exactly one callback, also on shutdown.
+//
+// Failure: when the store says UNAVAILABLE, the batch's callbacks get UNAVAILABLE (503) and
+// the writer enters a back-off during which new submissions fail fast with UNAVAILABLE instead
+// of queueing behind a dead database; after the back-off the next batch probes again, so the
+// service recovers by itself. ABORTED (conflict) batches are retried a few times first.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "store/event_store.h"
+
+namespace mm::ingest {
+
+struct EventWriterOptions {
+  size_t max_batch = 512;          // events per transaction
+  size_t max_queue = 20000;        // queued events before new ones are shed (RESOURCE_EXHAUSTED)
+  std::chrono::milliseconds unavailable_backoff{500};
+  int conflict_retries = 3;
+};
+
+// Observations for metrics; called on the writer thread. Optional.
+struct EventWriterObserver {
+  std::function<void(size_t batch_size, std::chrono::microseconds commit_time, bool ok)> batch;
+};
+
+class EventWriter {
+ public:
+  using Callback = std::function<void(absl::StatusOr<store::ApplyResult>)>;
+
+  EventWriter(store::EventStore& store, EventWriterOptions options,
+              EventWriterObserver observer = {});
+  ~EventWriter();  // Stop()s
+
+  // Queues `event`; `done` is called exactly once. Fails fast (still via `done`, synchronously)
+  // with RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE during the back-off after a
+  // database failure or after Stop(). Thread-safe.
+  void Submit(domain::ProviderEvent event, Callback done);
+
+  // Stops taking new events, finishes everything queued (the store decides each), joins.
+  void Stop();
+
+  // False between a failed commit and the next successful one (readiness, metrics).
+  bool healthy() const { return healthy_.load(); }
+  size_t queued() const;
+
+ private:
+  struct Pending {
+    domain::ProviderEvent event;
+    Callback done;
+  };
+  void Run();
+  void CommitBatch(std::vector<Pending>& batch);
+
+  store::EventStore& store_;
+  const EventWriterOptions options_;
+  const EventWriterObserver observer_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point backoff_until_{};
+  std::atomic<bool> healthy_{true};
+  std::thread thread_;
+};
+
+}  // namespace mm::ingest

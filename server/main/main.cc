@@ -1,0 +1,282 @@
+// membership-mirror: `serve` runs the service, `migrate` applies the schema. This file only
+// parses settings and wires components together (STYLE.md practice 1).
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "adapters/huudis_adapter.h"
+#include "api/user_service.h"
+#include "auth/caller_registry.h"
+#include "cache/change_follower.h"
+#include "cache/sequence_waiters.h"
+#include "cache/user_state_cache.h"
+#include "common/log.h"
+#include "config/settings.h"
+#include "ingest/event_writer.h"
+#include "ingress/http_server.h"
+#include "ingress/router.h"
+#include "metrics/metrics.h"
+#include "store/migrator.h"
+#include "store/pg_change_feed.h"
+#include "store/pg_event_store.h"
+
+namespace mm {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: membership-mirror <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the webhook ingress (HTTP) and the API (gRPC)\n"
+    "  migrate   apply database migrations (embedded in this binary) and exit\n"
+    "  version   print the version\n"
+    "\n"
+    "Run `membership-mirror serve --help` for every setting.\n";
+
+absl::StatusOr<config::ParsedCommandLine> ParseOrExplain(const std::vector<std::string>& args,
+                                                         const char* command) {
+  auto parsed = config::ParseSettings(args, [](const char* name) { return std::getenv(name); });
+  if (parsed.ok() && parsed->help) {
+    std::cout << "usage: membership-mirror " << command << " [flags]\n\n" << config::SettingsHelp();
+    return parsed;
+  }
+  if (!parsed.ok()) {
+    std::cerr << "membership-mirror " << command << ": " << parsed.status().message() << "\n";
+    return parsed;
+  }
+  log::Level level;
+  log::ParseLevel(parsed->settings.log_level, level);
+  log::SetLevel(level);
+  return parsed;
+}
+
+absl::StatusOr<std::vector<store::Migration>> Migrations() {
+  return store::PrepareMigrations(store::EmbeddedMigrationSources());
+}
+
+int Migrate(const std::vector<std::string>& args) {
+  auto parsed = ParseOrExplain(args, "migrate");
+  if (!parsed.ok()) return 2;
+  if (parsed->help) return 0;
+  if (parsed->settings.database_url.empty()) {
+    std::cerr << "membership-mirror migrate: MM_DATABASE_URL (--database-url) is required\n";
+    return 2;
+  }
+  auto migrations = Migrations();
+  if (!migrations.ok()) {
+    log::Error("bad embedded migrations", {{"error", std::string(migrations.status().message())}});
+    return 1;
+  }
+  auto report = store::ApplyMigrations(parsed->settings.database_url, *migrations);
+  if (!report.ok()) {
+    log::Error("migrate failed", {{"error", std::string(report.status().message())}});
+    return 1;
+  }
+  for (int v : report->unknown_versions) {
+    log::Warn("database has a migration this binary does not know (newer release?)",
+              {{"version", std::to_string(v)}});
+  }
+  log::Info("migrate done", {{"applied", std::to_string(report->applied.size())},
+                             {"known", std::to_string(migrations->size())}});
+  return 0;
+}
+
+int Serve(const std::vector<std::string>& args) {
+  auto parsed = ParseOrExplain(args, "serve");
+  if (!parsed.ok()) return 2;
+  if (parsed->help) return 0;
+  const config::Settings& settings = parsed->settings;
+  if (absl::Status s = config::ValidateForServe(settings); !s.ok()) {
+    std::cerr << "membership-mirror serve: " << s.message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<auth::CallerRegistry> callers =
+      settings.insecure_no_auth ? auth::CallerRegistry::Insecure()
+                                : auth::CallerRegistry::FromFile(settings.callers_file);
+  if (!callers.ok()) {
+    std::cerr << "membership-mirror serve: " << callers.status().message() << "\n";
+    return 2;
+  }
+  auto migrations = Migrations();
+  if (!migrations.ok()) {
+    std::cerr << "membership-mirror serve: " << migrations.status().message() << "\n";
+    return 1;
+  }
+  if (callers->insecure()) {
+    for (int i = 0; i < 3; ++i) {
+      log::Error("MM_INSECURE_NO_AUTH=1: every API caller is trusted without a token. "
+                 "Development only; never run this in production.");
+    }
+  } else {
+    log::Info("callers loaded", {{"callers", std::to_string(callers->size())}});
+  }
+  if (settings.huudis_secrets.empty()) {
+    log::Warn("no Huudis signing secret configured (MM_HUUDIS_SECRETS): every Huudis webhook "
+              "will be refused with 401");
+  }
+
+  // Signals are taken by sigwait in this thread only; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  metrics::Metrics metrics;
+  adapters::HuudisAdapter huudis({.secrets = settings.huudis_secrets,
+                                  .tolerance = settings.huudis_tolerance});
+
+  store::PgEventStore event_store(settings.database_url);
+  ingest::EventWriter writer(
+      event_store,
+      {.max_batch = settings.writer_max_batch, .max_queue = settings.writer_max_queue},
+      {.batch = [&metrics](size_t n, std::chrono::microseconds t, bool ok) {
+        metrics.BatchCommitted(n, static_cast<double>(t.count()) / 1e6, ok);
+      }});
+
+  cache::UserStateCache cache(settings.unknown_users_active ? cache::UnknownUsers::kActive
+                                                            : cache::UnknownUsers::kInactive);
+  cache::SequenceWaiters waiters;
+  store::PgChangeFeed feed(settings.database_url);
+  cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval});
+  follower.Start();
+
+  // Schema check: retried until the database answers, so a pod started before its database
+  // waits (not ready) instead of crash-looping.
+  std::atomic<bool> schema_ok{false};
+  std::atomic<bool> stopping{false};
+  std::string schema_problem = "not checked yet";
+  std::mutex schema_mu;
+  std::thread schema_checker([&] {
+    while (!stopping.load()) {
+      absl::Status s = store::CheckSchemaCurrent(settings.database_url, *migrations);
+      {
+        std::lock_guard lock(schema_mu);
+        schema_problem = s.ok() ? "ok" : std::string(s.message());
+      }
+      if (s.ok()) {
+        schema_ok.store(true);
+        return;
+      }
+      log::Warn("schema check failed; not ready", {{"error", std::string(s.message())}});
+      for (int i = 0; i < 20 && !stopping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
+  std::atomic<bool> draining{false};
+  auto readiness = [&]() {
+    ingress::Readiness r;
+    {
+      std::lock_guard lock(schema_mu);
+      r.checks["schema"] = schema_problem;
+    }
+    r.checks["database"] = follower.healthy() && writer.healthy() ? "ok" : "unreachable";
+    r.checks["cache"] = cache.loaded() ? "ok" : "loading";
+    r.checks["shutdown"] = draining.load() ? "draining" : "ok";
+    r.ready = true;
+    for (const auto& [name, value] : r.checks) r.ready &= value == "ok";
+    return r;
+  };
+
+  ingress::HttpServer http(
+      {.listen = settings.http_listen,
+       .threads = settings.http_threads,
+       .max_body_bytes = settings.max_body_bytes,
+       .max_connections = settings.max_connections,
+       .header_timeout = settings.header_timeout,
+       .body_timeout = settings.body_timeout},
+      ingress::MakeRouter({.webhook_adapters = {{"huudis", &huudis}},
+                           .writer = &writer,
+                           .metrics = &metrics,
+                           .readiness = readiness}));
+  if (absl::Status s = http.Start(); !s.ok()) {
+    log::Error("http listen failed", {{"error", std::string(s.message())}});
+    stopping.store(true);
+    schema_checker.join();
+    return 1;
+  }
+
+  api::UserServiceImpl user_service(cache, waiters, *callers, metrics);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(settings.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterService(&user_service);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (!grpc_server || grpc_port == 0) {
+    log::Error("grpc listen failed", {{"address", settings.grpc_listen}});
+    stopping.store(true);
+    schema_checker.join();
+    return 1;
+  }
+  log::Info("listening", {{"http_port", std::to_string(http.port())},
+                          {"grpc_port", std::to_string(grpc_port)},
+                          {"http", settings.http_listen},
+                          {"grpc", settings.grpc_listen}});
+
+  // Main loop: wait for a signal, refreshing gauges and the gRPC health status meanwhile.
+  grpc::HealthCheckServiceInterface* health = grpc_server->GetHealthCheckService();
+  bool was_ready = false;
+  while (true) {
+    timespec tick{0, 500 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      break;
+    }
+    bool ready = readiness().ready;
+    if (ready != was_ready) {
+      health->SetServingStatus(ready);
+      log::Info(ready ? "ready" : "not ready");
+      was_ready = ready;
+    }
+    metrics.cache_users().Set(static_cast<double>(cache.size()));
+    metrics.cache_sequence().Set(static_cast<double>(cache.sequence()));
+    metrics.writer_queue().Set(static_cast<double>(writer.queued()));
+    metrics.http_connections().Set(http.open_connections());
+  }
+
+  // Graceful shutdown: stop being ready, refuse new webhooks (503), let in-flight work finish.
+  draining.store(true);
+  health->SetServingStatus(false);
+  bool drained = http.Drain(settings.shutdown_grace);
+  writer.Stop();  // commits whatever was queued and answers every waiter
+  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  http.Stop();
+  stopping.store(true);
+  schema_checker.join();
+  follower.Stop();
+  log::Info("stopped", {{"drained", drained ? "true" : "false"}});
+  return 0;
+}
+
+}  // namespace
+}  // namespace mm
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << mm::kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "serve") return mm::Serve(args);
+  if (command == "migrate") return mm::Migrate(args);
+  if (command == "version" || command == "--version") {
+    std::cout << "membership-mirror " << MM_VERSION << "\n";
+    return 0;
+  }
+  std::cerr << "membership-mirror: unknown command '" << command << "'\n\n" << mm::kUsage;
+  return 2;
+}

@@ -1,0 +1,81 @@
+#include "metrics/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace mm::metrics {
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  webhook_requests_ = &prometheus::BuildCounter()
+                           .Name("mm_webhook_requests_total")
+                           .Help("Webhook and operator requests by provider, event type and answer")
+                           .Register(*registry_);
+  grpc_requests_ = &prometheus::BuildCounter()
+                        .Name("mm_grpc_requests_total")
+                        .Help("gRPC calls by method and status code")
+                        .Register(*registry_);
+  grpc_duration_ = &prometheus::BuildHistogram()
+                        .Name("mm_grpc_request_duration_seconds")
+                        .Help("gRPC handler latency by method")
+                        .Register(*registry_);
+  batch_size_ = &prometheus::BuildHistogram()
+                     .Name("mm_writer_batch_size")
+                     .Help("Events per group-commit transaction")
+                     .Register(*registry_)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+  commit_duration_ = &prometheus::BuildHistogram()
+                          .Name("mm_writer_commit_duration_seconds")
+                          .Help("Time to apply and commit one batch")
+                          .Register(*registry_)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                                       0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  batches_failed_ = &prometheus::BuildCounter()
+                         .Name("mm_writer_batches_failed_total")
+                         .Help("Batches not committed (database unavailable or error)")
+                         .Register(*registry_)
+                         .Add({});
+  auto& gauges = prometheus::BuildGauge().Name("mm_cache_users").Help("Users in this replica's cache").Register(*registry_);
+  cache_users_ = &gauges.Add({});
+  cache_sequence_ = &prometheus::BuildGauge()
+                         .Name("mm_cache_sequence")
+                         .Help("Change-log sequence applied by this replica's cache")
+                         .Register(*registry_)
+                         .Add({});
+  writer_queue_ = &prometheus::BuildGauge()
+                       .Name("mm_writer_queue_events")
+                       .Help("Events waiting for the group-commit writer")
+                       .Register(*registry_)
+                       .Add({});
+  http_connections_ = &prometheus::BuildGauge()
+                           .Name("mm_http_connections")
+                           .Help("Open HTTP connections")
+                           .Register(*registry_)
+                           .Add({});
+}
+
+void Metrics::WebhookAnswered(std::string_view provider, std::string_view type,
+                              std::string_view status) {
+  webhook_requests_
+      ->Add({{"provider", std::string(provider)}, {"type", std::string(type)}, {"status", std::string(status)}})
+      .Increment();
+}
+
+void Metrics::GrpcAnswered(std::string_view method, std::string_view code, double seconds) {
+  grpc_requests_->Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+  grpc_duration_
+      ->Add({{"method", std::string(method)}},
+            prometheus::Histogram::BucketBoundaries{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                    0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1})
+      .Observe(seconds);
+}
+
+void Metrics::BatchCommitted(size_t events, double seconds, bool ok) {
+  batch_size_->Observe(static_cast<double>(events));
+  commit_duration_->Observe(seconds);
+  if (!ok) batches_failed_->Increment();
+}
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace mm::metrics

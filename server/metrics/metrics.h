@@ -1,0 +1,49 @@
+#pragma once
+// The service's Prometheus metrics, declared in one list (Envoy-style) and exposed as text at
+// GET /metrics by the ingress. prometheus-cpp's counters and histograms are thread-safe.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace mm::metrics {
+
+class Metrics {
+ public:
+  Metrics();
+
+  // Webhook/operator HTTP answers: provider ("huudis", ...), type (event type or "-"), status
+  // ("applied", "duplicate", ..., or an HTTP error class such as "401").
+  void WebhookAnswered(std::string_view provider, std::string_view type, std::string_view status);
+  void GrpcAnswered(std::string_view method, std::string_view code, double seconds);
+  void BatchCommitted(size_t events, double seconds, bool ok);
+
+  prometheus::Gauge& cache_users() { return *cache_users_; }
+  prometheus::Gauge& cache_sequence() { return *cache_sequence_; }
+  prometheus::Gauge& writer_queue() { return *writer_queue_; }
+  prometheus::Gauge& http_connections() { return *http_connections_; }
+
+  // Prometheus text exposition format 0.0.4.
+  std::string Serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* webhook_requests_;
+  prometheus::Family<prometheus::Counter>* grpc_requests_;
+  prometheus::Family<prometheus::Histogram>* grpc_duration_;
+  prometheus::Histogram* batch_size_;
+  prometheus::Histogram* commit_duration_;
+  prometheus::Counter* batches_failed_;
+  prometheus::Gauge* cache_users_;
+  prometheus::Gauge* cache_sequence_;
+  prometheus::Gauge* writer_queue_;
+  prometheus::Gauge* http_connections_;
+};
+
+}  // namespace mm::metrics

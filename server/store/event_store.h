@@ -1,0 +1,78 @@
+#pragma once
+// Storage interfaces. The write side (EventStore) applies batches of provider events; the read
+// side (ChangeFeed) is what a replica's state cache follows. PgEventStore / PgChangeFeed are the
+// PostgreSQL implementations (the only code that includes libpqxx); InMemoryEventStore is the
+// fake used by tests that need a seam but not a database.
+//
+// Error codes: UNAVAILABLE = database unreachable (the caller answers 503 / retries later);
+// ABORTED = serialization failure or deadlock (retry); INTERNAL = a bug or corrupt row;
+// FAILED_PRECONDITION = schema missing or not current.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/time.h"
+#include "domain/events.h"
+#include "domain/records.h"
+
+namespace mm::store {
+
+struct ApplyResult {
+  domain::Outcome outcome = domain::Outcome::kApplied;
+  // Change-log position at which this event's effect is visible (for duplicate and stale: a
+  // position at least as new as the original's).
+  uint64_t sequence = 0;
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+  // Applies a batch in one transaction: dedup on (provider, event_id) — also within the batch —,
+  // convergence (domain/convergence.h), seat counts, change log, and a notification to followers.
+  // Either every event gets its result and everything is committed, or an error is returned and
+  // nothing is. Not thread-safe: one writer thread owns an instance.
+  virtual absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
+      std::span<const domain::ProviderEvent* const> batch) = 0;
+};
+
+// What the IsUserActive cache keeps per user.
+struct UserStateRow {
+  std::string user_id;
+  domain::UserState state = domain::UserState::kActive;
+  std::optional<TimePoint> state_changed_at;
+  std::optional<std::string> disabled_reason;
+  std::optional<TimePoint> sessions_valid_after;
+};
+
+enum class EntityKind { kUser, kAccount, kMembership };
+
+struct ChangeRow {
+  uint64_t sequence = 0;
+  TimePoint committed_at{};
+  EntityKind entity = EntityKind::kUser;
+  std::string record_json;  // the record after the change (domain/records_json.h)
+};
+
+class ChangeFeed {
+ public:
+  virtual ~ChangeFeed() = default;
+  // Calls `row` for every user, then returns the change-log position the rows reflect (one
+  // consistent snapshot). Not thread-safe: one follower thread owns an instance.
+  virtual absl::StatusOr<uint64_t> LoadUserStates(
+      const std::function<void(UserStateRow&&)>& row) = 0;
+  // Changes with sequence > `after`, in order, at most `limit`. Never skips a committed change.
+  virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;
+  // Blocks up to `timeout` for a change notification; OK also on timeout (the caller polls
+  // anyway). UNAVAILABLE if the connection is lost.
+  virtual absl::Status WaitForNotification(std::chrono::milliseconds timeout) = 0;
+};
+
+// Extracts the cache's view of a user record.
+UserStateRow ToUserStateRow(const domain::UserRecord& user);
+
+}  // namespace mm::store

@@ -1,0 +1,91 @@
+#include "store/in_memory_event_store.h"
+
+#include <algorithm>
+
+#include "domain/convergence.h"
+#include "domain/records_json.h"
+
+namespace mm::store {
+
+absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
+    std::span<const domain::ProviderEvent* const> batch) {
+  if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
+  std::lock_guard lock(mu_);
+  std::vector<ApplyResult> results(batch.size());
+  domain::TouchedKeys changed;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const domain::ProviderEvent& e = *batch[i];
+    auto [it, inserted] = events_.try_emplace({e.provider, e.event_id}, domain::Outcome::kApplied);
+    if (!inserted) {
+      results[i].outcome = domain::Outcome::kDuplicate;
+    } else if (e.dead_letter_reason) {
+      results[i].outcome = domain::Outcome::kDeadLettered;
+    } else if (e.ignored) {
+      results[i].outcome = domain::Outcome::kIgnored;
+    } else {
+      results[i].outcome = domain::ApplyProviderEvent(e, state_, changed);
+    }
+    if (inserted) it->second = results[i].outcome;
+  }
+  TimePoint now = SystemClock::Instance().Now();
+  auto append = [&](EntityKind kind, std::string json) {
+    log_.push_back({log_.size() + 1, now, kind, std::move(json)});
+  };
+  for (const auto& id : changed.users) append(EntityKind::kUser, domain::ToJson(state_.users.at(id)));
+  for (const auto& id : changed.accounts) append(EntityKind::kAccount, domain::ToJson(state_.accounts.at(id)));
+  for (const auto& key : changed.memberships) append(EntityKind::kMembership, domain::ToJson(state_.memberships.at(key)));
+  for (ApplyResult& r : results) r.sequence = log_.size();
+  ++batches_;
+  changed_.notify_all();
+  return results;
+}
+
+absl::StatusOr<uint64_t> InMemoryEventStore::LoadUserStates(
+    const std::function<void(UserStateRow&&)>& row) {
+  if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
+  std::lock_guard lock(mu_);
+  for (const auto& [id, user] : state_.users) row(ToUserStateRow(user));
+  return log_.size();
+}
+
+absl::StatusOr<std::vector<ChangeRow>> InMemoryEventStore::ReadChanges(uint64_t after, int limit) {
+  if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
+  std::lock_guard lock(mu_);
+  std::vector<ChangeRow> out;
+  for (uint64_t s = after; s < log_.size() && out.size() < static_cast<size_t>(limit); ++s) {
+    out.push_back(log_[s]);
+  }
+  return out;
+}
+
+absl::Status InMemoryEventStore::WaitForNotification(std::chrono::milliseconds timeout) {
+  if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, timeout);
+  return absl::OkStatus();
+}
+
+domain::StateSet InMemoryEventStore::State() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+uint64_t InMemoryEventStore::LastSequence() const {
+  std::lock_guard lock(mu_);
+  return log_.size();
+}
+
+size_t InMemoryEventStore::BatchesCommitted() const {
+  std::lock_guard lock(mu_);
+  return batches_;
+}
+
+std::optional<domain::Outcome> InMemoryEventStore::StoredOutcome(domain::Provider provider,
+                                                                 const std::string& event_id) const {
+  std::lock_guard lock(mu_);
+  auto it = events_.find({provider, event_id});
+  if (it == events_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace mm::store

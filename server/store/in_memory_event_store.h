@@ -1,0 +1,46 @@
+#pragma once
+// In-memory EventStore and ChangeFeed over one StateSet: the fake for tests that exercise the
+// writer, cache and ingress without PostgreSQL, and the reference the convergence property test
+// compares the real store against. Applies exactly the same domain rules as PgEventStore.
+// Thread-safe. Fault injection: SetUnavailable(true) makes every call fail with UNAVAILABLE.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "domain/seats.h"
+#include "store/event_store.h"
+
+namespace mm::store {
+
+class InMemoryEventStore final : public EventStore, public ChangeFeed {
+ public:
+  absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
+      std::span<const domain::ProviderEvent* const> batch) override;
+
+  absl::StatusOr<uint64_t> LoadUserStates(const std::function<void(UserStateRow&&)>& row) override;
+  absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
+  absl::Status WaitForNotification(std::chrono::milliseconds timeout) override;
+
+  void SetUnavailable(bool unavailable) { unavailable_.store(unavailable); }
+  domain::StateSet State() const;
+  uint64_t LastSequence() const;
+  size_t BatchesCommitted() const;
+  // Outcome recorded for a stored event, if stored.
+  std::optional<domain::Outcome> StoredOutcome(domain::Provider provider,
+                                               const std::string& event_id) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::atomic<bool> unavailable_{false};
+  domain::StateSet state_;
+  std::map<std::pair<domain::Provider, std::string>, domain::Outcome> events_;
+  std::vector<ChangeRow> log_;
+  size_t batches_ = 0;
+};
+
+}  // namespace mm::store

@@ -1,0 +1,83 @@
+#include "store/pg_connection.h"
+
+#include <string_view>
+
+namespace mm::store {
+
+absl::Status StatusFromException(const std::exception& e) {
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    // The commit may or may not have happened; the provider will retry and dedup settles it.
+    return absl::UnavailableError(std::string("commit outcome unknown: ") + e.what());
+  }
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return absl::UnavailableError(std::string("database connection: ") + e.what());
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
+    const std::string state = sql->sqlstate();
+    if (state == "40001" || state == "40P01") {
+      return absl::AbortedError(std::string("transaction conflict: ") + e.what());
+    }
+    // Class 08: connection exceptions; 57P01-03: admin/crash shutdown, cannot connect now;
+    // 53300: too many connections.
+    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
+        state == "53300") {
+      return absl::UnavailableError(std::string("database unavailable: ") + e.what());
+    }
+    return absl::InternalError(std::string("database error ") + state + ": " + e.what());
+  }
+  return absl::InternalError(std::string("database error: ") + e.what());
+}
+
+absl::Status CatchAll(const std::function<void()>& fn) {
+  try {
+    fn();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+PgConnection::PgConnection(std::string url, std::vector<Statement> statements,
+                           std::function<void(pqxx::connection&)> on_connect,
+                           std::function<void()> on_reset)
+    : url_(std::move(url)),
+      statements_(std::move(statements)),
+      on_connect_(std::move(on_connect)),
+      on_reset_(std::move(on_reset)) {}
+
+PgConnection::~PgConnection() { Reset(); }
+
+pqxx::connection& PgConnection::Get() {
+  if (conn_ && !conn_->is_open()) Reset();
+  if (!conn_) {
+    auto conn = std::make_unique<pqxx::connection>(url_);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // Deprecated in 6.4 but the only way to stop a silent reconnect that would drop LISTEN.
+    conn->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+    // prepare() is lazy; prepare_now() sends it, so bad SQL fails here, at start-up.
+    for (const Statement& s : statements_) {
+      conn->prepare(s.name, s.sql);
+      conn->prepare_now(s.name);
+    }
+    conn_ = std::move(conn);
+    if (on_connect_) {
+      try {
+        on_connect_(*conn_);
+      } catch (...) {
+        Reset();
+        throw;
+      }
+    }
+  }
+  return *conn_;
+}
+
+void PgConnection::Reset() {
+  if (!conn_) return;
+  if (on_reset_) on_reset_();
+  conn_.reset();
+}
+
+}  // namespace mm::store

@@ -1,0 +1,59 @@
+#pragma once
+// One PostgreSQL connection owned by one thread, (re)opened on demand, with its prepared
+// statements. After any connection error it is dropped and reopened on next use rather than
+// relying on libpqxx's silent reactivation, which loses session state (LISTEN, prepared
+// statements) behind our back.
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+
+namespace mm::store {
+
+// Maps a libpqxx/libpq exception to a Status, in one place (STYLE.md "Errors"):
+// broken connection / connection-class SQLSTATE / server shutting down -> UNAVAILABLE,
+// serialization failure / deadlock -> ABORTED, commit outcome unknown -> UNAVAILABLE,
+// anything else -> INTERNAL.
+absl::Status StatusFromException(const std::exception& e);
+
+// Runs `fn`, turning any exception into a Status via StatusFromException.
+absl::Status CatchAll(const std::function<void()>& fn);
+
+class PgConnection {
+ public:
+  struct Statement {
+    std::string name;
+    std::string sql;
+  };
+
+  // `on_connect` runs after each (re)connect (e.g. to LISTEN); `on_reset` just before a
+  // connection is dropped (to release what on_connect tied to it).
+  PgConnection(std::string url, std::vector<Statement> statements,
+               std::function<void(pqxx::connection&)> on_connect = nullptr,
+               std::function<void()> on_reset = nullptr);
+  ~PgConnection();
+
+  // Returns the open connection, connecting and preparing every statement first if needed.
+  // Throws on failure (callers are inside CatchAll).
+  pqxx::connection& Get();
+  // Forgets the connection (after an error); the next Get() reconnects.
+  void Reset();
+  bool IsOpen() const { return conn_ != nullptr; }
+
+ private:
+  std::string url_;
+  std::vector<Statement> statements_;
+  std::function<void(pqxx::connection&)> on_connect_;
+  std::function<void()> on_reset_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace mm::store

@@ -1,0 +1,511 @@
+#!/usr/bin/env python3
+"""Tests of the Helm chart deploy/helm/membership-mirror (and the image it runs).
+
+Lints the chart with `helm lint --strict`, renders it with `helm template` (default values, the
+full-featured ci/full-values.yaml, and a few single-setting variants) and checks the manifests:
+the hardened security context, probes, Service ports, the migrations hook, HPA/PDB, the optional
+objects, the DESIGN §7 environment contract, and above all that no secret material is ever
+rendered into a manifest.
+
+helm: $HELM if set, else whatever scripts/helm-tool prints (it fetches helm on first use).
+Needs PyYAML (Debian: python3-yaml); stdlib unittest otherwise.
+
+    python3 tests/deploy/chart_test.py [-v] [TestClass.test_name]
+"""
+
+import base64
+import functools
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import unittest
+
+try:
+    import yaml
+except ImportError:  # A python3 without PyYAML on PATH (pyenv, venv): try Debian's, which has it.
+    if sys.executable != "/usr/bin/python3" and os.access("/usr/bin/python3", os.X_OK):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
+    sys.exit("chart_test.py needs PyYAML: apt-get install python3-yaml")
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "helm" / "membership-mirror"
+FULL_VALUES = CHART / "ci" / "full-values.yaml"
+RELEASE = "mm"
+
+# DESIGN §7: the environment variables the chart may set, and which of them carry secrets.
+CONTRACT_ENV = {
+    "MM_DATABASE_URL", "MM_HTTP_LISTEN", "MM_GRPC_LISTEN", "MM_HUUDIS_SECRETS",
+    "MM_FUSIONAUTH_HMAC_SECRETS", "MM_FUSIONAUTH_PUBLIC_KEYS_FILE", "MM_CALLERS_FILE",
+    "MM_INSECURE_NO_AUTH", "MM_UNKNOWN_USERS", "MM_HUUDIS_TOLERANCE", "MM_MAX_BODY_BYTES",
+    "MM_LOG_LEVEL",
+}
+TLS_ENV = {
+    f"MM_{listener}_TLS_{part}_FILE"
+    for listener in ("GRPC", "HTTP") for part in ("CERT", "KEY", "CLIENT_CA")
+}
+SECRET_ENV = {"MM_DATABASE_URL", "MM_HUUDIS_SECRETS", "MM_FUSIONAUTH_HMAC_SECRETS"}
+# What the default values must give the server (everything but the opt-in settings).
+DEFAULT_ENV = {
+    "MM_DATABASE_URL": None, "MM_HUUDIS_SECRETS": None, "MM_CALLERS_FILE": None,
+    "MM_HTTP_LISTEN": "0.0.0.0:8080", "MM_GRPC_LISTEN": "0.0.0.0:50051",
+    "MM_UNKNOWN_USERS": "active", "MM_HUUDIS_TOLERANCE": "300",
+    "MM_MAX_BODY_BYTES": "1048576", "MM_LOG_LEVEL": "info",
+}
+# Metrics the server exports (issue 5) and the dashboard must chart.
+METRICS = [
+    "mm_grpc_requests_total", "mm_grpc_request_duration_seconds", "mm_webhook_requests_total",
+    "mm_writer_batch_size", "mm_writer_commit_duration_seconds", "mm_cache_users",
+    "mm_changelog_lag_sequences", "mm_db_pool_in_use", "mm_dead_letters_total",
+]
+
+
+@functools.lru_cache(maxsize=None)
+def helm_binary():
+    if os.environ.get("HELM"):
+        return os.environ["HELM"]
+    result = subprocess.run([str(REPO / "scripts" / "helm-tool")], capture_output=True, text=True)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise RuntimeError(f"scripts/helm-tool found no helm:\n{result.stderr}")
+    return result.stdout.strip()
+
+
+def helm(*args):
+    """Runs helm; returns (exit code, stdout + stderr)."""
+    result = subprocess.run([helm_binary(), *args], capture_output=True, text=True)
+    return result.returncode, result.stdout + result.stderr
+
+
+def value_args(full=False, sets=()):
+    args = ["-f", str(FULL_VALUES)] if full else []
+    for s in sets:
+        args += ["--set", s]
+    return args
+
+
+@functools.lru_cache(maxsize=None)
+def render(full=False, sets=()):
+    """Rendered manifests as (text, list of objects). Fails the calling test on a helm error."""
+    code, out = helm("template", RELEASE, str(CHART), "--namespace", "identity",
+                     *value_args(full, sets))
+    if code != 0:
+        raise AssertionError(f"helm template failed:\n{out}")
+    return out, [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def objects(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs, kind, name=None):
+    found = [d for d in objects(docs, kind) if name is None or d["metadata"]["name"] == name]
+    if len(found) != 1:
+        raise AssertionError(f"expected one {kind} {name or ''}, found {len(found)}")
+    return found[0]
+
+
+def server_container(docs):
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    (container,) = [c for c in pod["containers"] if c["name"] == "membership-mirror"]
+    return pod, container
+
+
+def effective_env(docs):
+    """The server's environment: the ConfigMaps it loads with envFrom, then its env list.
+    Maps name -> {"value": ...} or {"valueFrom": ...}."""
+    pod, container = server_container(docs)
+    env = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            cm = one(docs, "ConfigMap", source["configMapRef"]["name"])
+            env.update({k: {"value": v} for k, v in cm.get("data", {}).items()})
+    for var in container.get("env", []):
+        env[var["name"]] = {k: v for k, v in var.items() if k != "name"}
+    return env
+
+
+def mounted_file(docs, path):
+    """The volume that provides file `path` in the server container, or None."""
+    pod, container = server_container(docs)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in container.get("volumeMounts", []):
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        if path.startswith(prefix):
+            return volumes[mount["name"]]
+    return None
+
+
+def full_values():
+    return yaml.safe_load(FULL_VALUES.read_text())
+
+
+class LintTest(unittest.TestCase):
+    def test_lint_strict_default_values(self):
+        code, out = helm("lint", "--strict", str(CHART))
+        self.assertEqual(code, 0, out)
+
+    def test_lint_strict_full_values(self):
+        code, out = helm("lint", "--strict", str(CHART), *value_args(full=True))
+        self.assertEqual(code, 0, out)
+
+
+class HardeningChecks:
+    """Assertions shared by every rendering: they must hold whatever the values."""
+
+    full = False
+
+    def docs(self, sets=()):
+        return render(self.full, sets)[1]
+
+    def assert_hardened(self, pod, container):
+        psc, csc = pod["securityContext"], container["securityContext"]
+        self.assertIs(psc["runAsNonRoot"], True)
+        self.assertEqual(psc["runAsUser"], 10001)
+        self.assertEqual(psc["seccompProfile"], {"type": "RuntimeDefault"})
+        self.assertIs(csc["runAsNonRoot"], True)
+        self.assertIs(csc["readOnlyRootFilesystem"], True)
+        self.assertIs(csc["allowPrivilegeEscalation"], False)
+        self.assertEqual(csc["capabilities"]["drop"], ["ALL"])
+        self.assertNotIn("add", csc["capabilities"])
+        self.assertEqual(csc["seccompProfile"], {"type": "RuntimeDefault"})
+        # The read-only root needs a writable /tmp, and it must be an emptyDir.
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        (tmp,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+        self.assertIn("emptyDir", volumes[tmp["name"]])
+        self.assertIn("requests", container["resources"])
+        self.assertIn("limits", container["resources"])
+
+    def test_server_and_migrations_are_hardened(self):
+        docs = self.docs()
+        self.assert_hardened(*server_container(docs))
+        job_pod = one(docs, "Job")["spec"]["template"]["spec"]
+        self.assert_hardened(job_pod, job_pod["containers"][0])
+
+    def test_service_ports(self):
+        service = one(self.docs(), "Service", f"{RELEASE}-membership-mirror")
+        ports = {p["name"]: p for p in service["spec"]["ports"]}
+        self.assertEqual(set(ports), {"http", "grpc"})
+        self.assertEqual((ports["http"]["port"], ports["http"]["targetPort"]), (8080, "http"))
+        self.assertEqual((ports["grpc"]["port"], ports["grpc"]["targetPort"]), (50051, "grpc"))
+        self.assertEqual(ports["grpc"]["appProtocol"], "grpc")
+        _, container = server_container(self.docs())
+        container_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        self.assertEqual(container_ports, {"http": 8080, "grpc": 50051})
+
+    def test_migrations_job_is_a_pre_install_and_pre_upgrade_hook(self):
+        job = one(self.docs(), "Job")
+        annotations = job["metadata"]["annotations"]
+        self.assertEqual(annotations["helm.sh/hook"], "pre-install,pre-upgrade")
+        self.assertEqual(annotations["helm.sh/hook-delete-policy"],
+                         "before-hook-creation,hook-succeeded")
+        int(annotations["helm.sh/hook-weight"])
+        pod = job["spec"]["template"]["spec"]
+        self.assertEqual(pod["restartPolicy"], "Never")
+        self.assertEqual(pod["containers"][0]["args"], ["migrate"])
+        env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        self.assertIn("secretKeyRef", env["MM_DATABASE_URL"]["valueFrom"])
+        # Hooks run before the release's ordinary objects exist: the Job must not need them.
+        self.assertNotIn("envFrom", pod["containers"][0])
+        created = {sa["metadata"]["name"] for sa in objects(self.docs(), "ServiceAccount")}
+        self.assertNotIn(pod.get("serviceAccountName", "default"), created)
+
+    def test_hpa_and_pdb(self):
+        docs = self.docs()
+        hpa = one(docs, "HorizontalPodAutoscaler")
+        self.assertEqual(hpa["apiVersion"], "autoscaling/v2")
+        self.assertGreaterEqual(hpa["spec"]["minReplicas"], 2)
+        self.assertEqual(hpa["spec"]["scaleTargetRef"]["name"],
+                         one(docs, "Deployment")["metadata"]["name"])
+        # The HPA owns the replica count; a replicas field would reset it on every upgrade.
+        self.assertNotIn("replicas", one(docs, "Deployment")["spec"])
+        pdb = one(docs, "PodDisruptionBudget")
+        self.assertEqual(pdb["apiVersion"], "policy/v1")
+        self.assertTrue({"minAvailable", "maxUnavailable"} & set(pdb["spec"]))
+        self.assertEqual(pdb["spec"]["selector"]["matchLabels"],
+                         one(docs, "Deployment")["spec"]["selector"]["matchLabels"])
+
+    def test_shutdown_and_spreading(self):
+        pod, container = server_container(self.docs())
+        self.assertEqual(container["args"], ["serve"])
+        self.assertEqual(pod["terminationGracePeriodSeconds"], 30)
+        sleep = container["lifecycle"]["preStop"]["exec"]["command"]
+        self.assertEqual(sleep[0], "sleep")
+        self.assertLess(int(sleep[1]), pod["terminationGracePeriodSeconds"])
+        keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
+        self.assertEqual(keys, {"topology.kubernetes.io/zone", "kubernetes.io/hostname"})
+
+    def test_env_names_are_the_contract(self):
+        env = effective_env(self.docs())
+        allowed = CONTRACT_ENV | TLS_ENV | self.extra_env_names()
+        self.assertLessEqual(set(env), allowed, "env vars outside DESIGN §7")
+        self.assertLessEqual(set(DEFAULT_ENV), set(env))
+        self.assertNotIn("MM_INSECURE_NO_AUTH", env)
+
+    def extra_env_names(self):
+        return set()
+
+    def test_secret_env_vars_use_secret_key_ref(self):
+        docs = self.docs()
+        env = effective_env(docs)
+        for name in SECRET_ENV & set(env):
+            with self.subTest(name=name):
+                self.assertEqual(set(env[name]), {"valueFrom"}, f"{name} must not be inline")
+                self.assertIn("secretKeyRef", env[name]["valueFrom"])
+        for cm in objects(docs, "ConfigMap"):
+            self.assertFalse(SECRET_ENV & set(cm.get("data", {})), cm["metadata"]["name"])
+        # No env var carries something that looks like secret material.
+        for name, spec in env.items():
+            self.assertNotRegex(str(spec.get("value", "")), r"whsec_|://[^/@]*@",
+                                f"{name} looks like an inline secret")
+
+    def test_callers_file_is_mounted_from_a_secret(self):
+        docs = self.docs()
+        path = effective_env(docs)["MM_CALLERS_FILE"]["value"]
+        volume = mounted_file(docs, path)
+        self.assertIsNotNone(volume, f"nothing is mounted at {path}")
+        self.assertIn("secret", volume)
+        self.assertEqual({i["path"] for i in volume["secret"]["items"]}, {pathlib.Path(path).name})
+
+
+class DefaultValuesTest(HardeningChecks, unittest.TestCase):
+    full = False
+
+    def test_objects(self):
+        kinds = sorted(d["kind"] for d in self.docs())
+        self.assertEqual(kinds, sorted([
+            "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Job", "PodDisruptionBudget",
+            "Service", "ServiceAccount"]))
+
+    def test_no_secret_is_rendered(self):
+        text, docs = render()
+        self.assertEqual(objects(docs, "Secret"), [])
+        self.assertNotRegex(text, r"(?m)^kind:\s*Secret\s*$")
+        _, container = server_container(docs)
+        self.assertFalse([s for s in container.get("envFrom", []) if "secretRef" in s])
+
+    def test_optional_objects_are_off(self):
+        kinds = {d["kind"] for d in self.docs()}
+        self.assertNotIn("ServiceMonitor", kinds)
+        self.assertNotIn("NetworkPolicy", kinds)
+        self.assertFalse([cm for cm in objects(self.docs(), "ConfigMap")
+                          if cm["metadata"].get("labels", {}).get("grafana_dashboard")])
+
+    def test_http_probes(self):
+        _, container = server_container(self.docs())
+        for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"),
+                            ("startupProbe", "/healthz")):
+            with self.subTest(probe=probe):
+                get = container[probe]["httpGet"]
+                self.assertEqual((get["path"], get["port"], get["scheme"]), (path, "http", "HTTP"))
+
+    def test_default_env_values(self):
+        env = effective_env(self.docs())
+        for name, value in DEFAULT_ENV.items():
+            if value is not None:
+                self.assertEqual(env[name], {"value": value}, name)
+
+
+class FullValuesTest(HardeningChecks, unittest.TestCase):
+    full = True
+
+    def extra_env_names(self):
+        values = full_values()
+        return set(values["config"]["extra"]) | {e["name"] for e in values["extraEnv"]}
+
+    def test_optional_objects_are_on(self):
+        docs = self.docs()
+        monitor = one(docs, "ServiceMonitor")
+        self.assertEqual(monitor["apiVersion"], "monitoring.coreos.com/v1")
+        (endpoint,) = monitor["spec"]["endpoints"]
+        self.assertEqual((endpoint["port"], endpoint["path"], endpoint["scheme"]),
+                         ("http", "/metrics", "https"))
+        self.assertEqual(one(docs, "NetworkPolicy")["apiVersion"], "networking.k8s.io/v1")
+        self.assertEqual(one(docs, "Service", f"{RELEASE}-membership-mirror-headless")
+                         ["spec"]["clusterIP"], "None")
+
+    def test_existing_secrets_never_render_secret_material(self):
+        """devSecret is on and full of canaries, but every entry names an existing Secret."""
+        text, docs = render(full=True)
+        self.assertEqual(objects(docs, "Secret"), [])
+        canaries = [v for v in full_values()["devSecret"].values() if isinstance(v, str)]
+        self.assertTrue(canaries)
+        for canary in canaries:
+            for form in (canary, base64.b64encode(canary.encode()).decode()):
+                self.assertNotIn(form, text)
+        self.assertNotIn("leak-canary", text)
+
+    def test_secret_refs_name_the_existing_secrets(self):
+        values = full_values()["secrets"]
+        env = effective_env(self.docs())
+        for name, entry in (("MM_DATABASE_URL", "database"), ("MM_HUUDIS_SECRETS", "huudis"),
+                            ("MM_FUSIONAUTH_HMAC_SECRETS", "fusionauthHmac")):
+            with self.subTest(name=name):
+                ref = env[name]["valueFrom"]["secretKeyRef"]
+                self.assertEqual((ref["name"], ref["key"]),
+                                 (values[entry]["existingSecret"], values[entry]["key"]))
+        callers = mounted_file(self.docs(), env["MM_CALLERS_FILE"]["value"])
+        self.assertEqual(callers["secret"]["secretName"], values["callers"]["existingSecret"])
+
+    def test_tls_files_are_mounted_from_their_secrets(self):
+        docs = self.docs()
+        env = effective_env(docs)
+        self.assertLessEqual(TLS_ENV, set(env))
+        tls = full_values()["tls"]
+        for listener in ("grpc", "http"):
+            expect = {"CERT": tls[listener]["existingSecret"], "KEY": tls[listener]["existingSecret"],
+                      "CLIENT_CA": tls[listener]["clientCA"]["existingSecret"]
+                      or tls[listener]["existingSecret"]}
+            for part, secret in expect.items():
+                name = f"MM_{listener.upper()}_TLS_{part}_FILE"
+                with self.subTest(name=name):
+                    volume = mounted_file(docs, env[name]["value"])
+                    self.assertIsNotNone(volume, name)
+                    self.assertEqual(volume["secret"]["secretName"], secret)
+                    files = {i["path"] for i in volume["secret"]["items"]}
+                    self.assertIn(pathlib.PurePath(env[name]["value"]).name, files)
+
+    def test_probes_use_https_with_http_tls(self):
+        _, container = server_container(self.docs())
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            self.assertEqual(container[probe]["httpGet"]["scheme"], "HTTPS", probe)
+
+    def test_network_policy_rules(self):
+        policy = one(self.docs(), "NetworkPolicy")["spec"]
+        values = full_values()["networkPolicy"]
+        self.assertEqual(set(policy["policyTypes"]), {"Ingress", "Egress"})
+        by_port = {rule["ports"][0]["port"]: rule for rule in policy["ingress"]}
+        self.assertEqual(set(by_port), {"http", "grpc"})
+        self.assertEqual(by_port["http"]["from"], values["http"]["from"])
+        namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                      for p in by_port["grpc"]["from"] if "namespaceSelector" in p}
+        self.assertEqual(namespaces, set(values["grpc"]["namespaces"]))
+        egress_ports = {(p["port"], p.get("protocol", "TCP"))
+                        for rule in policy["egress"] for p in rule.get("ports", [])}
+        self.assertLessEqual({(53, "UDP"), (53, "TCP"), (5432, "TCP")}, egress_ports)
+
+    def test_dashboard_config_map(self):
+        cm = one(self.docs(), "ConfigMap", f"{RELEASE}-membership-mirror-dashboard")
+        self.assertEqual(cm["metadata"]["labels"]["grafana_dashboard"], "1")
+        self.assertEqual(cm["metadata"]["namespace"], "monitoring")
+        dashboard = json.loads(cm["data"]["membership-mirror.json"])
+        self.assertEqual(dashboard["uid"], "membership-mirror")
+
+
+class VariantsTest(unittest.TestCase):
+    """Single settings changed from the defaults."""
+
+    def test_grpc_probe_option(self):
+        _, container = server_container(render(sets=("probes.type=grpc",))[1])
+        for probe in ("readinessProbe", "livenessProbe"):
+            self.assertEqual(container[probe]["grpc"], {"port": 50051}, probe)
+            self.assertNotIn("httpGet", container[probe])
+
+    def test_grpc_probe_with_grpc_tls_is_refused(self):
+        code, out = helm("template", RELEASE, str(CHART), *value_args(sets=(
+            "probes.type=grpc", "tls.grpc.enabled=true", "tls.grpc.existingSecret=t")))
+        self.assertNotEqual(code, 0)
+        self.assertIn("plaintext", out)
+
+    def test_dev_secret_is_a_hook_that_precedes_migrations(self):
+        text, docs = render(sets=(
+            "devSecret.create=true", "devSecret.databaseUrl=postgresql://u:p@db/mm",
+            "devSecret.huudisSecrets=whsec_dev", "devSecret.callers=[]"))
+        secret = one(docs, "Secret")
+        self.assertEqual(set(secret["data"]), {"database-url", "huudis-secrets", "callers.json"})
+        hook = secret["metadata"]["annotations"]
+        job = one(docs, "Job")["metadata"]["annotations"]
+        self.assertEqual(hook["helm.sh/hook"], job["helm.sh/hook"])
+        self.assertLess(int(hook["helm.sh/hook-weight"]), int(job["helm.sh/hook-weight"]))
+        env = effective_env(docs)
+        self.assertEqual(env["MM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"],
+                         secret["metadata"]["name"])
+        # Even here the values appear only base64-encoded inside the Secret.
+        self.assertNotIn("whsec_dev", text)
+
+    def test_dev_secret_missing_value_is_an_error(self):
+        code, out = helm("template", RELEASE, str(CHART), *value_args(sets=(
+            "devSecret.create=true", "devSecret.databaseUrl=postgresql://db/mm")))
+        self.assertNotEqual(code, 0)
+        self.assertIn("devSecret.huudisSecrets is required", out)
+
+    def test_insecure_no_auth_is_explicit(self):
+        docs = render(sets=("config.insecureNoAuth=true",))[1]
+        env = effective_env(docs)
+        self.assertEqual(env["MM_INSECURE_NO_AUTH"], {"value": "1"})
+        self.assertNotIn("MM_CALLERS_FILE", env)
+
+    def test_without_autoscaling_replicas_are_set(self):
+        docs = render(sets=("autoscaling.enabled=false",))[1]
+        self.assertEqual(objects(docs, "HorizontalPodAutoscaler"), [])
+        self.assertEqual(one(docs, "Deployment")["spec"]["replicas"], 2)
+
+    def test_schema_refuses_bad_values(self):
+        for bad in ("securityContext.runAsUser=0", "config.unknownUsers=maybe",
+                    "probes.type=tcp", "noSuchKey=1", "containerPorts.http=80"):
+            with self.subTest(value=bad):
+                code, out = helm("lint", "--strict", str(CHART), "--set", bad)
+                self.assertNotEqual(code, 0, out)
+
+
+class ValuesFileTest(unittest.TestCase):
+    def test_every_value_is_documented(self):
+        """values.yaml is the chart's manual: each key has a comment right above it."""
+        lines = (CHART / "values.yaml").read_text().splitlines()
+        undocumented = [
+            f"{number}: {line.strip()}" for number, line in enumerate(lines, 1)
+            if re.match(r"\s*[A-Za-z_][\w.-]*:", line)
+            and (number < 2 or not lines[number - 2].strip().startswith("#"))]
+        self.assertEqual(undocumented, [])
+
+    def test_nothing_secret_by_default(self):
+        values = yaml.safe_load((CHART / "values.yaml").read_text())
+        self.assertFalse(values["devSecret"]["create"])
+        self.assertEqual({k: v for k, v in values["devSecret"].items() if k != "create"},
+                         dict.fromkeys(("databaseUrl", "huudisSecrets", "fusionauthHmacSecrets",
+                                        "callers"), ""))
+        self.assertFalse(values["config"]["insecureNoAuth"])
+
+
+class DashboardTest(unittest.TestCase):
+    def test_dashboard_charts_every_metric(self):
+        dashboard = json.loads((CHART / "dashboards" / "membership-mirror.json").read_text())
+        exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
+        for metric in METRICS:
+            self.assertRegex(exprs, rf"\b{metric}(_bucket)?\b", metric)
+        for name in set(re.findall(r"\bmm_[a-z_]+", exprs)):
+            self.assertTrue(any(name == m or name == f"{m}_bucket" for m in METRICS),
+                            f"dashboard uses unknown metric {name}")
+
+
+class DockerfileTest(unittest.TestCase):
+    """No Docker engine here: check the Dockerfile against the scripts and the chart instead."""
+
+    dockerfile = (REPO / "deploy" / "docker" / "Dockerfile").read_text()
+
+    def test_package_lists_are_read_not_copied(self):
+        for name in ("apt-packages.txt", "apt-runtime-packages.txt"):
+            with self.subTest(list=name):
+                self.assertIn(f"COPY scripts/{name} ", self.dockerfile)
+                packages = [line.split()[0] for line in (REPO / "scripts" / name).read_text()
+                            .splitlines() if line.strip() and not line.startswith("#")]
+                self.assertTrue(packages)
+                # A package named in the Dockerfile itself would be a second source of truth.
+                for package in packages:
+                    self.assertNotRegex(self.dockerfile, rf"install[^\n]*\b{re.escape(package)}\b")
+
+    def test_image_matches_the_chart(self):
+        values = yaml.safe_load((CHART / "values.yaml").read_text())
+        self.assertRegex(self.dockerfile, rf"(?m)^USER {values['securityContext']['runAsUser']}:")
+        ports = values["containerPorts"]
+        self.assertRegex(self.dockerfile, rf"(?m)^EXPOSE {ports['http']} {ports['grpc']}$")
+        self.assertIn('ENTRYPOINT ["membership-mirror"]', self.dockerfile)
+        self.assertIn('CMD ["serve"]', self.dockerfile)
+        self.assertIn("/usr/share/membership-mirror/migrations", self.dockerfile)
+        self.assertRegex(self.dockerfile, r"(?m)^FROM debian:bookworm AS build")
+        self.assertRegex(self.dockerfile, r"(?m)^FROM debian:bookworm-slim")
+
+
+if __name__ == "__main__":
+    unittest.main()
