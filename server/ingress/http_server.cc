@@ -29,6 +29,7 @@ class HttpServer::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         ioc_(options_.threads),
+        work_(net::make_work_guard(ioc_)),
         acceptor_(net::make_strand(ioc_)) {}
 
   absl::StatusOr<int> Bind();
@@ -40,7 +41,10 @@ class HttpServer::Impl {
       acceptor_.close(ignored);
     });
   }
-  void StopIo() { ioc_.stop(); }
+  void StopIo() {
+    work_.reset();
+    ioc_.stop();
+  }
 
   const HttpServerOptions options_;
   const HttpHandler handler_;
@@ -48,6 +52,9 @@ class HttpServer::Impl {
   std::atomic<int> in_flight_{0};  // requests handed to the handler, not yet answered
   std::atomic<bool> draining_{false};
   net::io_context ioc_;
+  // A session waiting for its handler's answer has no I/O pending; without this guard the I/O
+  // threads would return from run() during a drain and the answers posted later never be sent.
+  net::executor_work_guard<net::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
 };
 
@@ -149,6 +156,11 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
         ec == net::error::eof) {
       return Close();
+    }
+    if (ec == http::error::body_limit) {
+      // Beast checks a declared Content-Length against the limit while parsing the header.
+      return WriteProblem(413, "Content Too Large",
+                          absl::StrCat("body larger than ", opts().max_body_bytes, " bytes"), true);
     }
     if (ec == http::error::header_limit) {
       return WriteProblem(431, "Request Header Fields Too Large", "headers too large", true);
