@@ -27,6 +27,7 @@ constexpr char kLoadPresentMembershipsOfUsers[] = "load_present_memberships_of_u
 constexpr char kUpsertUsers[] = "upsert_users";
 constexpr char kUpsertAccounts[] = "upsert_accounts";
 constexpr char kUpsertMemberships[] = "upsert_memberships";
+constexpr char kEnsureSeatRows[] = "ensure_seat_rows";
 constexpr char kApplySeatDeltas[] = "apply_seat_deltas";
 constexpr char kDeleteEmptySeats[] = "delete_empty_seats";
 constexpr char kAppendChanges[] = "append_changes";
@@ -68,11 +69,20 @@ std::vector<PgConnection::Statement> Statements() {
        " SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::jsonb[])"
        " ON CONFLICT (account_id, user_id) DO UPDATE SET present = excluded.present,"
        " role = excluded.role, record = excluded.record, updated_at = now()"},
+      // Two steps, not INSERT ... ON CONFLICT DO UPDATE: PostgreSQL checks CHECK constraints on
+      // the proposed insert row before resolving the conflict, so a negative delta would trip
+      // `members >= 0` even when the resulting row is fine. The UPDATE lets the constraints
+      // judge the real result, so genuine drift still fails the batch.
+      {kEnsureSeatRows,
+       "INSERT INTO seat_counts (account_id, role, members, billable)"
+       " SELECT a, r, 0, 0 FROM unnest($1::text[], $2::text[]) AS d(a, r)"
+       " ON CONFLICT (account_id, role) DO NOTHING"},
       {kApplySeatDeltas,
-       "INSERT INTO seat_counts AS s (account_id, role, members, billable)"
-       " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
-       " ON CONFLICT (account_id, role) DO UPDATE SET members = s.members + excluded.members,"
-       " billable = s.billable + excluded.billable"},
+       "UPDATE seat_counts s SET members = s.members + d.members,"
+       " billable = s.billable + d.billable"
+       " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
+       " AS d(account_id, role, members, billable)"
+       " WHERE s.account_id = d.account_id AND s.role = d.role"},
       {kDeleteEmptySeats,
        "DELETE FROM seat_counts WHERE account_id = ANY($1::text[]) AND members = 0"},
       {kAppendChanges,
@@ -236,6 +246,7 @@ void WriteSeatDeltas(pqxx::work& txn, const domain::SeatTable& deltas) {
     billable.AddInt(tally.billable);
     touched_accounts.insert(key.first);
   }
+  txn.exec_prepared(kEnsureSeatRows, accounts.Finish(), roles.Finish());
   txn.exec_prepared(kApplySeatDeltas, accounts.Finish(), roles.Finish(), members.Finish(),
                     billable.Finish());
   txn.exec_prepared(kDeleteEmptySeats, KeyArray(touched_accounts));

@@ -17,7 +17,8 @@ namespace mm::testing {
 std::unique_ptr<ServiceProcess> ServiceProcess::Start(Options options) {
   options.env.try_emplace("MM_HTTP_LISTEN", "127.0.0.1:0");
   options.env.try_emplace("MM_GRPC_LISTEN", "127.0.0.1:0");
-  options.env.try_emplace("MM_LOG_LEVEL", "info");
+  // The "listening" line the harness reads is logged at info.
+  options.env["MM_LOG_LEVEL"] = "info";
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
   std::unique_ptr<ServiceProcess> p(new ServiceProcess());
