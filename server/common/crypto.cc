@@ -3,7 +3,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
+
+#include <stdexcept>
 
 namespace mm {
 
@@ -82,6 +85,14 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   if (pad > 2) return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");  // the CSPRNG failing is not survivable
+  }
+  return HexEncode(raw);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

@@ -21,6 +21,9 @@ std::string Base64Encode(std::string_view bytes);
 // Accepts standard and URL-safe alphabets, with or without padding.
 std::optional<std::string> Base64Decode(std::string_view text);
 
+// `bytes` random bytes from the OpenSSL CSPRNG, hex-encoded (unique ids, tokens).
+std::string RandomHex(size_t bytes);
+
 // Compares in time that depends only on the lengths, never on where the inputs differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

@@ -156,6 +156,12 @@ const std::vector<Spec>& Specs() {
       {"poll-interval-ms", "MM_POLL_INTERVAL_MS", "250",
        "change-log poll interval when no notification arrives",
        Millis(10, 60000, &Settings::poll_interval)},
+      {"db-read-threads", "MM_DB_READ_THREADS", "4",
+       "database worker threads (each with its own connection) for DB-backed RPCs",
+       Int(1, 256, [](Settings& s, int64_t n) { s.db_read_threads = static_cast<int>(n); })},
+      {"db-read-queue", "MM_DB_READ_QUEUE", "1000",
+       "DB-backed requests waiting for a worker before new ones get RESOURCE_EXHAUSTED",
+       Int(1, 1000000, [](Settings& s, int64_t n) { s.db_read_queue = static_cast<size_t>(n); })},
   };
   return specs;
 }

@@ -33,6 +33,8 @@ struct Settings {
   size_t writer_max_batch = 512;
   size_t writer_max_queue = 20000;
   std::chrono::milliseconds poll_interval{250};
+  int db_read_threads = 4;
+  size_t db_read_queue = 1000;
 };
 
 struct ParsedCommandLine {

@@ -41,6 +41,9 @@ class Router {
       if (req.method() != http::verb::post) return respond(MethodNotAllowed("POST"));
       return Webhook(adapter->first, *adapter->second, req, std::move(respond));
     }
+    if (IsOperatorPath(path) && deps_.operator_api.writer != nullptr) {
+      return HandleOperatorRequest(deps_.operator_api, req, path, std::move(respond));
+    }
     if (path == "/healthz") {
       if (req.method() != http::verb::get) return respond(MethodNotAllowed("GET"));
       return respond(Json(200, {{"status", "ok"}}));

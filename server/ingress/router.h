@@ -14,6 +14,7 @@
 #include "common/time.h"
 #include "ingest/event_writer.h"
 #include "ingress/http_server.h"
+#include "ingress/operator_api.h"
 #include "metrics/metrics.h"
 
 namespace mm::ingress {
@@ -30,6 +31,8 @@ struct RouterDeps {
   metrics::Metrics* metrics = nullptr;
   std::function<Readiness()> readiness;
   const Clock* clock = &SystemClock::Instance();
+  // The operator API (/v1/users/...); not served when `operator_api.writer` is null.
+  OperatorApiDeps operator_api;
 };
 
 HttpHandler MakeRouter(RouterDeps deps);

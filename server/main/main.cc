@@ -14,6 +14,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "adapters/huudis_adapter.h"
+#include "api/membership_service.h"
 #include "api/user_service.h"
 #include "auth/caller_registry.h"
 #include "cache/change_follower.h"
@@ -28,6 +29,8 @@
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
 #include "store/pg_event_store.h"
+#include "store/pg_read_store.h"
+#include "store/read_pool.h"
 
 namespace mm {
 namespace {
@@ -172,6 +175,9 @@ int Serve(const std::vector<std::string>& args) {
     }
   });
 
+  store::ReadPool reads([&] { return std::make_unique<store::PgReadStore>(settings.database_url); },
+                        settings.db_read_threads, settings.db_read_queue);
+
   std::atomic<bool> draining{false};
   auto readiness = [&]() {
     ingress::Readiness r;
@@ -197,7 +203,11 @@ int Serve(const std::vector<std::string>& args) {
       ingress::MakeRouter({.webhook_adapters = {{"huudis", &huudis}},
                            .writer = &writer,
                            .metrics = &metrics,
-                           .readiness = readiness}));
+                           .readiness = readiness,
+                           .operator_api = {.writer = &writer,
+                                            .reads = &reads,
+                                            .callers = &*callers,
+                                            .metrics = &metrics}}));
   if (absl::Status s = http.Start(); !s.ok()) {
     log::Error("http listen failed", {{"error", std::string(s.message())}});
     stopping.store(true);
@@ -205,13 +215,17 @@ int Serve(const std::vector<std::string>& args) {
     return 1;
   }
 
-  api::UserServiceImpl user_service(cache, waiters, *callers, metrics);
+  api::UserServiceImpl user_service(cache, waiters, reads, *callers, metrics);
+  api::MembershipServiceImpl membership_service(reads, *callers, metrics);
+  api::SeatServiceImpl seat_service(reads, *callers, metrics);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(settings.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
   builder.RegisterService(&user_service);
+  builder.RegisterService(&membership_service);
+  builder.RegisterService(&seat_service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || grpc_port == 0) {
     log::Error("grpc listen failed", {{"address", settings.grpc_listen}});
@@ -252,6 +266,7 @@ int Serve(const std::vector<std::string>& args) {
   bool drained = http.Drain(settings.shutdown_grace);
   writer.Stop();  // commits whatever was queued and answers every waiter
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  reads.Stop();  // after gRPC: every DB-backed call in flight has been answered
   http.Stop();
   stopping.store(true);
   schema_checker.join();

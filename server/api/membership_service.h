@@ -1,0 +1,52 @@
+#pragma once
+// membership.v1.MembershipService and SeatService: DB-backed reads on database workers
+// (store::ReadPool). Lists use keyset pagination with opaque page tokens bound to the query.
+// Unknown users and accounts give empty lists and zero counts, not NOT_FOUND; GetMembership is
+// NOT_FOUND when the user is not a present member.
+
+#include "api/rpc_support.h"
+#include "membership/v1/membership.grpc.pb.h"
+
+namespace mm::api {
+
+class MembershipServiceImpl final : public membership::v1::MembershipService::CallbackService {
+ public:
+  MembershipServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers,
+                        metrics::Metrics& metrics)
+      : reads_(reads), callers_(callers), metrics_(metrics) {}
+
+  grpc::ServerUnaryReactor* GetMembership(grpc::CallbackServerContext* context,
+                                          const membership::v1::GetMembershipRequest* request,
+                                          membership::v1::Membership* response) override;
+  grpc::ServerUnaryReactor* ListMembers(grpc::CallbackServerContext* context,
+                                        const membership::v1::ListMembersRequest* request,
+                                        membership::v1::ListMembersResponse* response) override;
+  grpc::ServerUnaryReactor* ListUserMemberships(
+      grpc::CallbackServerContext* context, const membership::v1::ListUserMembershipsRequest* request,
+      membership::v1::ListUserMembershipsResponse* response) override;
+
+ private:
+  store::ReadPool& reads_;
+  const auth::CallerRegistry& callers_;
+  metrics::Metrics& metrics_;
+};
+
+class SeatServiceImpl final : public membership::v1::SeatService::CallbackService {
+ public:
+  SeatServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics)
+      : reads_(reads), callers_(callers), metrics_(metrics) {}
+
+  grpc::ServerUnaryReactor* GetSeatCount(grpc::CallbackServerContext* context,
+                                         const membership::v1::GetSeatCountRequest* request,
+                                         membership::v1::SeatCount* response) override;
+  grpc::ServerUnaryReactor* ListSeatCounts(grpc::CallbackServerContext* context,
+                                           const membership::v1::ListSeatCountsRequest* request,
+                                           membership::v1::ListSeatCountsResponse* response) override;
+
+ private:
+  store::ReadPool& reads_;
+  const auth::CallerRegistry& callers_;
+  metrics::Metrics& metrics_;
+};
+
+}  // namespace mm::api

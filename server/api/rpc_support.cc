@@ -1,0 +1,78 @@
+#include "api/rpc_support.h"
+
+namespace mm::api {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  int i = static_cast<int>(code);
+  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  // absl::StatusCode values are the gRPC codes.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+bool IsValidId(std::string_view id) { return !id.empty() && id.size() <= 256; }
+
+grpc::Status InvalidArgument(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+UnaryCall::UnaryCall(grpc::CallbackServerContext* context, std::string_view method,
+                     metrics::Metrics& metrics)
+    : context_(context),
+      reactor_(context->DefaultReactor()),
+      method_(method),
+      metrics_(metrics),
+      started_(std::chrono::steady_clock::now()) {}
+
+bool UnaryCall::Authorize(const auth::CallerRegistry& callers, std::string_view scope) {
+  std::optional<std::string_view> token;
+  const auto& metadata = context_->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    token = auth::BearerToken(std::string_view(it->second.data(), it->second.size()));
+  }
+  absl::StatusOr<const auth::Caller*> caller = callers.Authorize(token, scope);
+  if (caller.ok()) return true;
+  Finish(ToGrpcStatus(caller.status()));
+  return false;
+}
+
+grpc::ServerUnaryReactor* UnaryCall::Finish(const grpc::Status& status) {
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started_;
+  metrics_.GrpcAnswered(method_, CodeName(status.error_code()), elapsed.count());
+  reactor_->Finish(status);
+  return reactor_;
+}
+
+grpc::ServerUnaryReactor* UnaryCall::OnDatabase(store::ReadPool& pool,
+                                                std::function<grpc::Status(store::ReadStore&)> work) {
+  // The call object is small and copied into the task: it outlives this handler frame.
+  UnaryCall call = *this;
+  bool queued = pool.TrySubmit([call, work = std::move(work)](store::ReadStore& store) mutable {
+    call.Finish(work(store));
+  });
+  if (!queued) {
+    return Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               "database work queue is full; retry with backoff"));
+  }
+  return reactor_;
+}
+
+absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested == 0) return 100;
+  if (requested < 0 || requested > 1000) {
+    return absl::InvalidArgumentError("page_size must be 0 (default 100) to 1000");
+  }
+  return requested;
+}
+
+}  // namespace mm::api

@@ -1,0 +1,49 @@
+#pragma once
+// What every RPC handler shares: caller authorization, finishing a unary reactor exactly once
+// with the metrics recorded, and running database work on the ReadPool — never on a gRPC
+// thread. A full pool answers RESOURCE_EXHAUSTED at once; a dead database UNAVAILABLE.
+
+#include <chrono>
+#include <functional>
+#include <string_view>
+
+#include <grpcpp/grpcpp.h>
+
+#include "auth/caller_registry.h"
+#include "metrics/metrics.h"
+#include "store/read_pool.h"
+
+namespace mm::api {
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+// DESIGN §4: an id is 1..256 bytes.
+bool IsValidId(std::string_view id);
+grpc::Status InvalidArgument(const std::string& message);
+
+// Per-RPC helpers bound to one call.
+class UnaryCall {
+ public:
+  UnaryCall(grpc::CallbackServerContext* context, std::string_view method, metrics::Metrics& metrics);
+
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+  // Checks the bearer token for `scope`; on failure the call is finished and false returned.
+  bool Authorize(const auth::CallerRegistry& callers, std::string_view scope);
+  // Finishes the call (once) and records its code and latency.
+  grpc::ServerUnaryReactor* Finish(const grpc::Status& status);
+  // Runs `work` on a database worker and finishes with its status.
+  grpc::ServerUnaryReactor* OnDatabase(store::ReadPool& pool,
+                                       std::function<grpc::Status(store::ReadStore&)> work);
+  grpc::CallbackServerContext* context() const { return context_; }
+
+ private:
+  grpc::CallbackServerContext* context_;
+  grpc::ServerUnaryReactor* reactor_;
+  std::string_view method_;
+  metrics::Metrics& metrics_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// Page size rules of DESIGN §4: 0 means 100; 1..1000; anything else INVALID_ARGUMENT.
+absl::StatusOr<int> PageSize(int32_t requested);
+
+}  // namespace mm::api

@@ -1,0 +1,186 @@
+#include "store/pg_read_store.h"
+
+#include "domain/records_json.h"
+#include "store/pg_connection.h"
+
+namespace mm::store {
+namespace {
+
+constexpr char kGetUser[] = "get_user";
+constexpr char kGetMembership[] = "get_membership";
+constexpr char kListMembers[] = "list_members";
+constexpr char kListMembersByRole[] = "list_members_by_role";
+constexpr char kListUserMemberships[] = "list_user_memberships";
+constexpr char kGetSeatCount[] = "get_seat_count";
+constexpr char kListSeatCounts[] = "list_seat_counts";
+
+// Exact integer microseconds, independent of the session's TimeZone and DateStyle.
+#define MM_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+// Membership rows with what callers want beside them: the account's name and the user's
+// email and name, as the mirror knows them now.
+#define MM_MEMBERSHIP_SELECT                                                             \
+  "SELECT m.record::text, " MM_MICROS("m.updated_at") ", a.name, u.record->>'email',"   \
+  " u.record->>'name' FROM memberships m LEFT JOIN accounts a ON a.account_id = m.account_id" \
+  " LEFT JOIN users u ON u.user_id = m.user_id "
+
+std::vector<PgConnection::Statement> Statements() {
+  return {
+      {kGetUser, "SELECT record::text, " MM_MICROS("updated_at") " FROM users WHERE user_id = $1"},
+      {kGetMembership,
+       MM_MEMBERSHIP_SELECT "WHERE m.account_id = $1 AND m.user_id = $2 AND m.present"},
+      {kListMembers, MM_MEMBERSHIP_SELECT
+       "WHERE m.account_id = $1 AND m.present AND m.user_id > $2 ORDER BY m.user_id LIMIT $3"},
+      {kListMembersByRole, MM_MEMBERSHIP_SELECT
+       "WHERE m.account_id = $1 AND m.present AND m.role = $2 AND m.user_id > $3"
+       " ORDER BY m.user_id LIMIT $4"},
+      {kListUserMemberships, MM_MEMBERSHIP_SELECT
+       "WHERE m.user_id = $1 AND m.present AND m.account_id > $2 ORDER BY m.account_id LIMIT $3"},
+      // One statement, one snapshot: the counts and the sequence they reflect agree.
+      {kGetSeatCount,
+       "SELECT h.last_sequence, s.role, s.members, s.billable FROM change_log_head h"
+       " LEFT JOIN seat_counts s ON s.account_id = $1 ORDER BY s.role"},
+      {kListSeatCounts,
+       "WITH page AS (SELECT account_id FROM accounts WHERE account_id > $1"
+       " ORDER BY account_id LIMIT $2)"
+       " SELECT h.last_sequence, p.account_id, s.role, s.members, s.billable"
+       " FROM page p CROSS JOIN change_log_head h"
+       " LEFT JOIN seat_counts s ON s.account_id = p.account_id"
+       " ORDER BY p.account_id, s.role"},
+  };
+}
+
+MembershipView ToMembershipView(const pqxx::row& r) {
+  auto record = domain::MembershipFromJson(r[0].c_str());
+  if (!record.ok()) throw std::runtime_error(std::string(record.status().message()));
+  MembershipView view;
+  view.record = std::move(*record);
+  view.updated_at = FromUnixMicros(r[1].as<long long>());
+  if (!r[2].is_null()) view.account_name = r[2].as<std::string>();
+  if (!r[3].is_null()) view.user_email = r[3].as<std::string>();
+  if (!r[4].is_null()) view.user_name = r[4].as<std::string>();
+  return view;
+}
+
+// `rows` holds at most limit + 1 rows: the extra one only says that another page follows.
+Page<MembershipView> ToPage(const pqxx::result& rows, int limit) {
+  Page<MembershipView> page;
+  for (const auto& r : rows) {
+    if (static_cast<int>(page.items.size()) == limit) {
+      page.more = true;
+      break;
+    }
+    page.items.push_back(ToMembershipView(r));
+  }
+  return page;
+}
+
+void AddSeatRow(const pqxx::row& r, int first, SeatCountView& view) {
+  view.sequence = static_cast<uint64_t>(r[0].as<long long>());
+  if (r[first].is_null()) return;  // no seat rows: zeros
+  int64_t members = r[first + 1].as<int64_t>(), billable = r[first + 2].as<int64_t>();
+  view.by_role[r[first].as<std::string>()] = members;
+  view.total += members;
+  view.billable += billable;
+}
+
+}  // namespace
+
+PgReadStore::PgReadStore(std::string database_url)
+    : conn_(std::make_unique<PgConnection>(std::move(database_url), Statements())) {}
+
+PgReadStore::~PgReadStore() = default;
+
+template <typename Fn>
+absl::Status PgReadStore::Run(Fn&& fn) {
+  absl::Status status = CatchAll([&] {
+    pqxx::read_transaction txn(conn_->Get());
+    fn(txn);
+    txn.commit();
+  });
+  if (absl::IsUnavailable(status)) conn_->Reset();
+  return status;
+}
+
+absl::StatusOr<std::optional<UserView>> PgReadStore::GetUser(const std::string& user_id) {
+  std::optional<UserView> out;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    pqxx::result r = txn.exec_prepared(kGetUser, user_id);
+    if (r.empty()) return;
+    auto record = domain::UserFromJson(r[0][0].c_str());
+    if (!record.ok()) throw std::runtime_error(std::string(record.status().message()));
+    out = UserView{std::move(*record), FromUnixMicros(r[0][1].as<long long>())};
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::optional<MembershipView>> PgReadStore::GetMembership(const std::string& account_id,
+                                                                         const std::string& user_id) {
+  std::optional<MembershipView> out;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    pqxx::result r = txn.exec_prepared(kGetMembership, account_id, user_id);
+    if (!r.empty()) out = ToMembershipView(r[0]);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Page<MembershipView>> PgReadStore::ListMembers(const std::string& account_id,
+                                                              const std::string& role,
+                                                              const std::string& after_user_id,
+                                                              int limit) {
+  Page<MembershipView> page;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    page = ToPage(role.empty() ? txn.exec_prepared(kListMembers, account_id, after_user_id, limit + 1)
+                               : txn.exec_prepared(kListMembersByRole, account_id, role,
+                                                   after_user_id, limit + 1),
+                  limit);
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<Page<MembershipView>> PgReadStore::ListUserMemberships(const std::string& user_id,
+                                                                      const std::string& after_account_id,
+                                                                      int limit) {
+  Page<MembershipView> page;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    page = ToPage(txn.exec_prepared(kListUserMemberships, user_id, after_account_id, limit + 1), limit);
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<SeatCountView> PgReadStore::GetSeatCount(const std::string& account_id) {
+  SeatCountView view;
+  view.account_id = account_id;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    for (const auto& r : txn.exec_prepared(kGetSeatCount, account_id)) AddSeatRow(r, 1, view);
+  });
+  if (!s.ok()) return s;
+  return view;
+}
+
+absl::StatusOr<Page<SeatCountView>> PgReadStore::ListSeatCounts(const std::string& after_account_id,
+                                                                int limit) {
+  Page<SeatCountView> page;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    for (const auto& r : txn.exec_prepared(kListSeatCounts, after_account_id, limit + 1)) {
+      std::string account_id = r[1].as<std::string>();
+      if (page.items.empty() || page.items.back().account_id != account_id) {
+        if (static_cast<int>(page.items.size()) == limit) {
+          page.more = true;
+          break;
+        }
+        page.items.emplace_back();
+        page.items.back().account_id = account_id;
+      }
+      AddSeatRow(r, 2, page.items.back());
+    }
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+}  // namespace mm::store

@@ -1,0 +1,38 @@
+#pragma once
+// PostgreSQL implementation of ReadStore: one connection, prepared statements, one statement
+// (so one snapshot) per call. Owned by one database worker thread.
+
+#include <memory>
+#include <string>
+
+#include "store/read_store.h"
+
+namespace mm::store {
+
+class PgConnection;
+
+class PgReadStore final : public ReadStore {
+ public:
+  explicit PgReadStore(std::string database_url);
+  ~PgReadStore() override;
+
+  absl::StatusOr<std::optional<UserView>> GetUser(const std::string& user_id) override;
+  absl::StatusOr<std::optional<MembershipView>> GetMembership(const std::string& account_id,
+                                                              const std::string& user_id) override;
+  absl::StatusOr<Page<MembershipView>> ListMembers(const std::string& account_id,
+                                                   const std::string& role,
+                                                   const std::string& after_user_id, int limit) override;
+  absl::StatusOr<Page<MembershipView>> ListUserMemberships(const std::string& user_id,
+                                                           const std::string& after_account_id,
+                                                           int limit) override;
+  absl::StatusOr<SeatCountView> GetSeatCount(const std::string& account_id) override;
+  absl::StatusOr<Page<SeatCountView>> ListSeatCounts(const std::string& after_account_id,
+                                                     int limit) override;
+
+ private:
+  template <typename Fn>
+  absl::Status Run(Fn&& fn);
+  std::unique_ptr<PgConnection> conn_;
+};
+
+}  // namespace mm::store

@@ -1,0 +1,50 @@
+#include "store/read_pool.h"
+
+namespace mm::store {
+
+ReadPool::ReadPool(const Factory& factory, int threads, size_t max_queue) : max_queue_(max_queue) {
+  for (int i = 0; i < threads; ++i) stores_.push_back(factory());
+  for (auto& store : stores_) threads_.emplace_back([this, s = store.get()] { Run(*s); });
+}
+
+ReadPool::~ReadPool() { Stop(); }
+
+bool ReadPool::TrySubmit(Task task) {
+  std::lock_guard lock(mu_);
+  if (stopping_ || queue_.size() >= max_queue_) return false;
+  queue_.push_back(std::move(task));
+  wake_.notify_one();
+  return true;
+}
+
+void ReadPool::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+size_t ReadPool::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void ReadPool::Run(ReadStore& store) {
+  while (true) {
+    Task task;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    task(store);
+  }
+}
+
+}  // namespace mm::store

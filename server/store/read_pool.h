@@ -1,0 +1,45 @@
+#pragma once
+// Database worker threads for the DB-backed RPCs and operator reads: request threads hand a
+// task over and return at once; each worker owns its own ReadStore (its own connection). The
+// queue is bounded so that a slow or dead database sheds load instead of piling up requests:
+// TrySubmit refuses at once when it is full (the RPC answers RESOURCE_EXHAUSTED).
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/read_store.h"
+
+namespace mm::store {
+
+class ReadPool {
+ public:
+  using Task = std::function<void(ReadStore&)>;
+  using Factory = std::function<std::unique_ptr<ReadStore>()>;
+
+  ReadPool(const Factory& factory, int threads, size_t max_queue);
+  ~ReadPool();  // Stop()s
+
+  // Queues `task`; false (task dropped, not run) when the queue is full or the pool stopped.
+  bool TrySubmit(Task task);
+  // Runs what is queued, then joins the workers.
+  void Stop();
+  size_t queued() const;
+
+ private:
+  void Run(ReadStore& store);
+
+  const size_t max_queue_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Task> queue_;
+  bool stopping_ = false;
+  std::vector<std::unique_ptr<ReadStore>> stores_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace mm::store
