@@ -15,6 +15,7 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+#include <nlohmann/json.hpp>
 
 #include "adapters/huudis_signature.h"
 #include "common/time.h"
@@ -42,7 +43,7 @@ struct Args {
 };
 
 // Flags that take no value.
-bool IsSwitch(const std::string& name) { return name == "json" || name == "help"; }
+bool IsSwitch(const std::string& name) { return name == "json" || name == "help" || name == "all"; }
 
 bool Parse(const std::vector<std::string>& raw, Args& out, std::string& error) {
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -75,6 +76,8 @@ constexpr char kCommonHelp[] =
     "  --http URL           HTTP base URL [MM_HTTP_URL] (default http://127.0.0.1:8080)\n"
     "  --token TOKEN        bearer token [MM_TOKEN]; or --token-file FILE [MM_TOKEN_FILE]\n"
     "  --timeout-ms N       per-call deadline (default 5000)\n"
+    "  --tls-ca FILE        gRPC over TLS, trusting this CA [MM_TLS_CA_FILE]; with\n"
+    "  --tls-cert/--tls-key FILE  a client certificate for mTLS [MM_TLS_CERT_FILE, MM_TLS_KEY_FILE]\n"
     "  --json               machine-readable output\n";
 
 std::string Token(const Args& args) {
@@ -91,13 +94,32 @@ client::MembershipClient Client(const Args& args) {
   return client::MembershipClient(
       {.target = args.Get("grpc", "MM_GRPC_ADDR", "127.0.0.1:50051"),
        .token = Token(args),
-       .deadline = std::chrono::milliseconds(std::stol(args.Get("timeout-ms", nullptr, "5000")))});
+       .deadline = std::chrono::milliseconds(std::stol(args.Get("timeout-ms", nullptr, "5000"))),
+       .tls_ca_file = args.Get("tls-ca", "MM_TLS_CA_FILE", ""),
+       .tls_cert_file = args.Get("tls-cert", "MM_TLS_CERT_FILE", ""),
+       .tls_key_file = args.Get("tls-key", "MM_TLS_KEY_FILE", "")});
 }
 
 int RpcFailed(const grpc::Status& s) {
-  std::cerr << "membershipctl: " << s.error_code() << " " << s.error_message() << "\n";
-  return kFailed;
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  int code = static_cast<int>(s.error_code());
+  std::cerr << "membershipctl: " << (code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN") << ": "
+            << s.error_message() << "\n";
+  // NOT_FOUND is an answer ("no such user"), not a failure of the call.
+  return s.error_code() == grpc::StatusCode::NOT_FOUND ? kNo : kFailed;
 }
+
+// Prints usage and returns kOk for --help, kUsage otherwise.
+int Help(const Args& args, const char* text) {
+  std::cout << text << "\n" << kCommonHelp;
+  return args.Has("help") ? kOk : kUsage;
+}
+
+std::string Or(const std::string& s) { return s.empty() ? "-" : s; }
 
 std::string Time(const google::protobuf::Timestamp& t, bool set) {
   return set ? google::protobuf::util::TimeUtil::ToString(t) : "-";
@@ -199,6 +221,197 @@ int SendWebhook(const Args& args) {
   return reply->status >= 200 && reply->status < 300 ? kOk : kNo;
 }
 
+
+int User(const Args& args) {
+  if (args.Has("help") || args.positional.size() != 1) {
+    return Help(args,
+                "usage: membershipctl user USER_ID\n"
+                "  The user's state with provenance: which event, from which provider, set it.\n"
+                "  Exit 0 if found, 1 if never seen.\n");
+  }
+  v1::GetUserRequest request;
+  request.set_user_id(args.positional[0]);
+  v1::User u;
+  grpc::Status s = Client(args).GetUser(request, &u);
+  if (!s.ok()) return RpcFailed(s);
+  if (args.Has("json")) {
+    std::cout << ToJson(u) << "\n";
+    return kOk;
+  }
+  std::cout << u.user_id() << "  " << v1::UserState_Name(u.state()) << "\n"
+            << "  email / name:          " << Or(u.email()) << " / " << Or(u.name()) << "\n"
+            << "  disabled at / by:      " << Time(u.disabled_at(), u.has_disabled_at()) << " / " << Or(u.disabled_by()) << "\n"
+            << "  disabled reason:       " << Or(u.disabled_reason()) << "\n"
+            << "  enabled at:            " << Time(u.enabled_at(), u.has_enabled_at()) << "\n"
+            << "  sessions valid after:  " << Time(u.sessions_valid_after(), u.has_sessions_valid_after()) << "\n"
+            << "  set by event:          " << Or(u.last_event_id()) << " (" << Or(u.last_event_type()) << ", "
+            << Or(u.provider()) << ")\n"
+            << "  updated at:            " << Time(u.updated_at(), u.has_updated_at()) << "\n";
+  return kOk;
+}
+
+// Pages through a list RPC: `fetch(token, response)` fills one page; `print` prints it.
+// With --all follows next_page_token to the end; otherwise prints the token to continue.
+template <typename Response, typename Fetch, typename Print>
+int Paged(const Args& args, Fetch fetch, Print print) {
+  std::string token = args.Get("page-token", nullptr, "");
+  do {
+    Response page;
+    grpc::Status s = fetch(token, &page);
+    if (!s.ok()) return RpcFailed(s);
+    if (args.Has("json")) {
+      std::cout << ToJson(page) << "\n";
+    } else {
+      print(page);
+    }
+    token = page.next_page_token();
+    if (!token.empty() && !args.Has("all") && !args.Has("json")) {
+      std::cout << "(more: --page-token " << token << ", or --all)\n";
+    }
+  } while (!token.empty() && args.Has("all"));
+  return kOk;
+}
+
+void PrintMembership(const v1::Membership& m, bool by_account) {
+  std::cout << (by_account ? m.user_id() : m.account_id()) << "\t" << m.role() << "\t"
+            << (by_account ? Or(m.user_email()) : Or(m.account_name())) << "\t"
+            << Time(m.joined_at(), m.has_joined_at()) << "\n";
+}
+
+constexpr char kPagingHelp[] = "  --page-size N (default 100, max 1000), --page-token T, --all (every page)\n";
+
+int Members(const Args& args) {
+  if (args.Has("help") || args.positional.size() != 1) {
+    return Help(args, (std::string("usage: membershipctl members ACCOUNT_ID [--role ROLE]\n"
+                                   "  Present members of a workspace, by user id: USER ROLE EMAIL JOINED_AT.\n") +
+                       kPagingHelp).c_str());
+  }
+  auto client = Client(args);
+  int page_size = std::stoi(args.Get("page-size", nullptr, "0"));
+  return Paged<v1::ListMembersResponse>(
+      args,
+      [&](const std::string& token, v1::ListMembersResponse* page) {
+        v1::ListMembersRequest request;
+        request.set_account_id(args.positional[0]);
+        request.set_role(args.Get("role", nullptr, ""));
+        request.set_page_size(page_size);
+        request.set_page_token(token);
+        return client.ListMembers(request, page);
+      },
+      [](const v1::ListMembersResponse& page) {
+        for (const auto& m : page.members()) PrintMembership(m, true);
+      });
+}
+
+int Memberships(const Args& args) {
+  if (args.Has("help") || args.positional.size() != 1) {
+    return Help(args, (std::string("usage: membershipctl memberships USER_ID\n"
+                                   "  Workspaces the user belongs to: ACCOUNT ROLE ACCOUNT_NAME JOINED_AT.\n") +
+                       kPagingHelp).c_str());
+  }
+  auto client = Client(args);
+  int page_size = std::stoi(args.Get("page-size", nullptr, "0"));
+  return Paged<v1::ListUserMembershipsResponse>(
+      args,
+      [&](const std::string& token, v1::ListUserMembershipsResponse* page) {
+        v1::ListUserMembershipsRequest request;
+        request.set_user_id(args.positional[0]);
+        request.set_page_size(page_size);
+        request.set_page_token(token);
+        return client.ListUserMemberships(request, page);
+      },
+      [](const v1::ListUserMembershipsResponse& page) {
+        for (const auto& m : page.memberships()) PrintMembership(m, false);
+      });
+}
+
+void PrintSeats(const v1::SeatCount& c) {
+  std::cout << c.account_id() << "\ttotal " << c.total() << "\tbillable " << c.billable() << "\t";
+  std::map<std::string, int64_t> roles(c.by_role().begin(), c.by_role().end());
+  bool first = true;
+  for (const auto& [role, n] : roles) {
+    std::cout << (first ? "" : ", ") << role << " " << n;
+    first = false;
+  }
+  std::cout << "\n";
+}
+
+int Seats(const Args& args) {
+  if (args.Has("help") || args.positional.size() != 1) {
+    return Help(args, "usage: membershipctl seats ACCOUNT_ID\n"
+                      "  Seat counts of a workspace: total, billable (users neither disabled nor\n"
+                      "  deleted) and per role. An unknown workspace has zero seats.\n");
+  }
+  v1::GetSeatCountRequest request;
+  request.set_account_id(args.positional[0]);
+  v1::SeatCount count;
+  grpc::Status s = Client(args).GetSeatCount(request, &count);
+  if (!s.ok()) return RpcFailed(s);
+  if (args.Has("json")) {
+    std::cout << ToJson(count) << "\n";
+  } else {
+    PrintSeats(count);
+  }
+  return kOk;
+}
+
+int SeatCounts(const Args& args) {
+  if (args.Has("help") || !args.positional.empty()) {
+    return Help(args, (std::string("usage: membershipctl seat-counts\n"
+                                   "  Seat counts of every workspace, by account id (billing runs).\n") +
+                       kPagingHelp).c_str());
+  }
+  auto client = Client(args);
+  int page_size = std::stoi(args.Get("page-size", nullptr, "0"));
+  return Paged<v1::ListSeatCountsResponse>(
+      args,
+      [&](const std::string& token, v1::ListSeatCountsResponse* page) {
+        v1::ListSeatCountsRequest request;
+        request.set_page_size(page_size);
+        request.set_page_token(token);
+        return client.ListSeatCounts(request, page);
+      },
+      [](const v1::ListSeatCountsResponse& page) {
+        for (const auto& c : page.seat_counts()) PrintSeats(c);
+      });
+}
+
+// disable / enable through the operator HTTP API (token sent as X-API-Key).
+int OperatorAction(const Args& args, const std::string& action) {
+  if (args.Has("help") || args.positional.size() != 1) {
+    return Help(args, action == "disable"
+                          ? "usage: membershipctl disable USER_ID [--reason TEXT]\n"
+                            "  Disables a user now (operator override, scope users:write): every\n"
+                            "  replica answers IsUserActive=false and sessions issued before now stay\n"
+                            "  revoked. Exit 0 on success, 1 if the user was never seen.\n"
+                          : "usage: membershipctl enable USER_ID\n"
+                            "  Enables a user again (operator override, scope users:write). Sessions\n"
+                            "  issued before the last disable stay revoked.\n");
+  }
+  std::string body;
+  if (args.Has("reason")) body = nlohmann::json{{"reason", args.flags.at("reason")}}.dump();
+  std::string url = args.Get("http", "MM_HTTP_URL", "http://127.0.0.1:8080") + "/v1/users/" +
+                    args.positional[0] + "/" + action;
+  auto reply = client::HttpRequest("POST", url,
+                                   {{"Content-Type", "application/json"}, {"X-API-Key", Token(args)}}, body);
+  if (!reply.ok()) {
+    std::cerr << "membershipctl: " << reply.status().message() << "\n";
+    return kFailed;
+  }
+  if (reply->status != 200) {
+    std::cerr << "membershipctl: HTTP " << reply->status << " " << reply->body << "\n";
+    return reply->status == 404 ? kNo : kFailed;
+  }
+  if (args.Has("json")) {
+    std::cout << reply->body << "\n";
+  } else {
+    auto user = nlohmann::json::parse(reply->body, nullptr, false);
+    std::cout << args.positional[0] << ": " << (user.value("disabled", false) ? "disabled" : "enabled")
+              << " (event " << user.value("last_event_id", std::string("-")) << ")\n";
+  }
+  return kOk;
+}
+
 struct Command {
   const char* name;
   const char* summary;
@@ -208,6 +421,13 @@ struct Command {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"is-active", "is a user active now? (UserService.IsUserActive)", IsActive},
+      {"user", "a user's state and why (UserService.GetUser)", User},
+      {"members", "members of a workspace (MembershipService.ListMembers)", Members},
+      {"memberships", "workspaces of a user (MembershipService.ListUserMemberships)", Memberships},
+      {"seats", "seat counts of a workspace (SeatService.GetSeatCount)", Seats},
+      {"seat-counts", "seat counts of every workspace (SeatService.ListSeatCounts)", SeatCounts},
+      {"disable", "disable a user now (operator API)", [](const Args& a) { return OperatorAction(a, "disable"); }},
+      {"enable", "enable a user again (operator API)", [](const Args& a) { return OperatorAction(a, "enable"); }},
       {"send-webhook", "sign a JSON file as Huudis does and POST it", SendWebhook},
   };
   return commands;
