@@ -135,6 +135,9 @@ std::optional<std::string> ReadRequiredString(const json& object, std::string_vi
   if (value.size() > max_bytes) {
     return problem(" is longer than " + std::to_string(max_bytes) + " bytes");
   }
+  // JSON may carry \u0000, PostgreSQL text and jsonb cannot: refuse it here, where it is a
+  // clear answer, rather than fail the whole write batch later.
+  if (value.find('\0') != std::string::npos) return problem(" contains a NUL character");
   out = value;
   return std::nullopt;
 }
@@ -145,7 +148,9 @@ std::optional<std::string> OptionalString(const json& object, std::string_view k
   if (key.empty()) return std::nullopt;
   auto it = object.find(key);
   if (it == object.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
+  const auto& value = it->get_ref<const std::string&>();
+  if (value.find('\0') != std::string::npos) return std::nullopt;  // unstorable: treat as absent
+  return value;
 }
 
 std::optional<TimePoint> OptionalTime(const json& object, std::string_view key) {

@@ -68,21 +68,29 @@ std::optional<std::string> Base64Decode(std::string_view text) {
     if (c == '-') c = '+';
     if (c == '_') c = '/';
   }
-  while (normalized.size() % 4 != 0) normalized.push_back('=');
+  // '=' is padding only: at most two, and only at the end.
+  size_t data_end = normalized.find('=');
+  if (data_end != std::string::npos) {
+    if (normalized.size() - data_end > 2 ||
+        normalized.find_first_not_of('=', data_end) != std::string::npos) {
+      return std::nullopt;
+    }
+    normalized.resize(data_end);
+  }
   for (char c : normalized) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '/' || c == '=';
+              c == '+' || c == '/';
     if (!ok) return std::nullopt;
   }
+  if (normalized.size() % 4 == 1) return std::nullopt;  // no whole byte in a lone sextet
+  size_t pad = (4 - normalized.size() % 4) % 4;
+  normalized.append(pad, '=');
   std::string out(normalized.size() / 4 * 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(normalized.data()),
                           static_cast<int>(normalized.size()));
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock counts padding as zero bytes; drop them.
-  size_t pad = 0;
-  for (size_t i = normalized.size(); i > 0 && normalized[i - 1] == '='; --i) ++pad;
-  if (pad > 2) return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }

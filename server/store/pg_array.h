@@ -18,7 +18,7 @@ class PgArrayBuilder {
   void Add(const std::optional<std::string>& element);
   void AddInt(int64_t element);
   void AddBool(bool element);
-  // The literal, e.g. {"a","b\"c",NULL}. The builder can be reused after Clear().
+  // The literal, e.g. {"a","b\"c",NULL}.
   std::string Finish() const;
   size_t size() const { return count_; }
 

@@ -576,3 +576,36 @@ TEST(HuudisEventIdTimeTest, RejectsAnythingElse) {
 
 }  // namespace
 }  // namespace mm::adapters
+
+// PostgreSQL text and jsonb cannot hold NUL: an id carrying \u0000 is unusable (dead letter or
+// 400 for the envelope), an optional field carrying it is treated as absent.
+namespace mm::adapters {
+namespace {
+
+TEST(HuudisAdapterNulTest, NulCharactersNeverReachTheStore) {
+  HuudisAdapter adapter({.secrets = {"whsec_nul"}});
+  auto decode = [&](const std::string& body) {
+    const int64_t t = 1780478129;
+    std::string header = MakeHuudisSignatureHeader("whsec_nul", t, body);
+    return adapter.Decode(
+        [&](std::string_view name) -> std::optional<std::string_view> {
+          if (name == "Huudis-Signature") return header;
+          return std::nullopt;
+        },
+        body, FromUnixSeconds(t));
+  };
+  auto envelope = decode(R"({"id":"evt_a\u0000b","type":"huudis.user.disabled.v1","data":{"id":"usr_1"}})");
+  EXPECT_EQ(envelope.status().code(), absl::StatusCode::kInvalidArgument);
+  auto user = decode(R"({"id":"evt_1","type":"huudis.user.disabled.v1","data":{"id":"usr_\u0000"}})");
+  ASSERT_TRUE(user.ok());
+  EXPECT_TRUE(user->dead_letter_reason.has_value());
+  auto optional = decode(
+      R"({"id":"evt_2","type":"huudis.user.disabled.v1","data":{"id":"usr_1","email":"a\u0000b","reason":"x"}})");
+  ASSERT_TRUE(optional.ok());
+  ASSERT_EQ(optional->events.size(), 1u);
+  EXPECT_FALSE(optional->events[0].email.has_value());
+  EXPECT_EQ(optional->events[0].reason, "x");
+}
+
+}  // namespace
+}  // namespace mm::adapters

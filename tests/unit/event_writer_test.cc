@@ -1,0 +1,460 @@
+// Group commit (ingest/event_writer.h) over the in-memory store: one callback per event,
+// batching under concurrency, back-off on UNAVAILABLE, shedding, drain on Stop, and isolation
+// of a poison event.
+
+#include "ingest/event_writer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "event_builders.h"
+#include "store/in_memory_event_store.h"
+#include "wait_until.h"
+
+namespace mm::ingest {
+namespace {
+
+using domain::Outcome;
+using domain::ProviderEvent;
+using store::ApplyResult;
+using ::testing::ElementsAre;
+using testutil::At;
+using testutil::WaitUntil;
+
+using Result = absl::StatusOr<ApplyResult>;
+
+// An EventStore wrapper for fault injection. While the gate is closed, ApplyBatch blocks
+// (after counting the call), which lets a test fill the queue deterministically. A fault hook
+// may fail a batch instead of passing it on. Everything else goes to `inner`.
+class ControlledStore final : public store::EventStore {
+ public:
+  using Fault = std::function<absl::Status(std::span<const ProviderEvent* const>)>;
+
+  explicit ControlledStore(store::EventStore& inner, bool gate_open = true)
+      : inner_(inner), open_(gate_open) {}
+
+  absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
+      std::span<const ProviderEvent* const> batch) override {
+    Fault fault;
+    {
+      std::unique_lock lock(mu_);
+      ++calls_;
+      batch_sizes_.push_back(batch.size());
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      fault = fault_;
+    }
+    if (fault) {
+      if (absl::Status s = fault(batch); !s.ok()) return s;
+    }
+    return inner_.ApplyBatch(batch);
+  }
+
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void SetFault(Fault fault) {
+    std::lock_guard lock(mu_);
+    fault_ = std::move(fault);
+  }
+  int calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  std::vector<size_t> batch_sizes() const {
+    std::lock_guard lock(mu_);
+    return batch_sizes_;
+  }
+
+ private:
+  store::EventStore& inner_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_;
+  int calls_ = 0;
+  std::vector<size_t> batch_sizes_;
+  Fault fault_;
+};
+
+// Collects callback results by event id, counting calls so a second callback is caught.
+class Results {
+ public:
+  EventWriter::Callback For(const std::string& event_id) {
+    return [this, event_id](Result r) {
+      std::lock_guard lock(mu_);
+      ++calls_[event_id];
+      results_.insert_or_assign(event_id, std::move(r));
+    };
+  }
+  int calls(const std::string& id) const {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(id);
+    return it == calls_.end() ? 0 : it->second;
+  }
+  bool Has(const std::string& id) const { return calls(id) > 0; }
+  Result Get(const std::string& id) const {
+    std::lock_guard lock(mu_);
+    auto it = results_.find(id);
+    return it == results_.end() ? Result(absl::NotFoundError("no callback for " + id)) : it->second;
+  }
+  bool WaitFor(const std::string& id) const {
+    return WaitUntil([&] { return Has(id); });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int> calls_;
+  std::map<std::string, Result> results_;
+};
+
+// A fresh user per event id, so that every first delivery is applied.
+ProviderEvent NewUser(const std::string& id) {
+  return testutil::UserCreated(id, "user-" + id, At(1), id + "@example.com");
+}
+
+void SubmitNewUser(EventWriter& writer, Results& results, const std::string& id) {
+  writer.Submit(NewUser(id), results.For(id));
+}
+
+void ExpectOutcome(const Results& results, const std::string& id, Outcome outcome) {
+  Result r = results.Get(id);
+  ASSERT_TRUE(r.ok()) << id << ": " << r.status();
+  EXPECT_EQ(r->outcome, outcome) << id;
+  EXPECT_GT(r->sequence, 0u) << id;
+}
+
+void ExpectCode(const Results& results, const std::string& id, absl::StatusCode code) {
+  EXPECT_EQ(results.Get(id).status().code(), code) << id << ": " << results.Get(id).status();
+}
+
+EventWriterOptions Options() {
+  EventWriterOptions options;
+  options.max_batch = 512;
+  options.max_queue = 20000;
+  options.unavailable_backoff = std::chrono::milliseconds(50);
+  return options;
+}
+
+// A writer whose first batch, the single event "in-flight", is held inside the store's
+// ApplyBatch until the test calls store.Open(): whatever is submitted meanwhile queues up
+// behind it deterministically. The gate also opens on destruction, so that a failed ASSERT
+// cannot leave the writer blocked.
+struct HeldWriter {
+  explicit HeldWriter(EventWriterOptions options) : writer(store, options) {
+    SubmitNewUser(writer, results, "in-flight");
+    held = WaitUntil([&] { return store.calls() == 1; });
+  }
+  ~HeldWriter() { store.Open(); }
+
+  store::InMemoryEventStore memory;
+  ControlledStore store{memory, /*gate_open=*/false};
+  Results results;
+  EventWriter writer;
+  bool held = false;
+};
+
+TEST(EventWriterTest, EverySubmitGetsExactlyOneCallbackWithItsOutcome) {
+  store::InMemoryEventStore store;
+  Results results;
+  {
+    EventWriter writer(store, Options());
+    SubmitNewUser(writer, results, "e1");
+    writer.Submit(testutil::UserDisabled("e2", "user-e1", At(2), "fraud"), results.For("e2"));
+    writer.Submit(testutil::UserEnabled("e3", "user-e1", At(0)), results.For("e3"));
+    SubmitNewUser(writer, results, "e1");  // a second delivery
+    ProviderEvent ignored = NewUser("e4");
+    ignored.ignored = true;
+    writer.Submit(ignored, results.For("e4"));
+    ProviderEvent dead = NewUser("e5");
+    dead.dead_letter_reason = "no user id";
+    writer.Submit(dead, results.For("e5"));
+    writer.Stop();
+  }
+  EXPECT_EQ(results.calls("e1"), 2);
+  for (const char* id : {"e2", "e3", "e4", "e5"}) EXPECT_EQ(results.calls(id), 1) << id;
+  ExpectOutcome(results, "e2", Outcome::kApplied);
+  ExpectOutcome(results, "e3", Outcome::kStale);
+  ExpectOutcome(results, "e4", Outcome::kIgnored);
+  ExpectOutcome(results, "e5", Outcome::kDeadLettered);
+  EXPECT_EQ(store.State().users.at("user-e1").state, domain::UserState::kDisabled);
+}
+
+TEST(EventWriterTest, SequenceShowsTheEffect) {
+  store::InMemoryEventStore store;
+  Results results;
+  EventWriter writer(store, Options());
+  SubmitNewUser(writer, results, "e1");
+  ASSERT_TRUE(results.WaitFor("e1"));
+  writer.Stop();
+  ASSERT_TRUE(results.Get("e1").ok());
+  EXPECT_EQ(results.Get("e1")->sequence, store.LastSequence());
+}
+
+TEST(EventWriterTest, ConcurrentSubmittersAllGetTheirOutcomeInFewBatches) {
+  constexpr int kThreads = 8;
+  constexpr int kEventsPerThread = 500;  // 250 ids, each delivered twice in a row
+  constexpr int kEvents = kThreads * kEventsPerThread;
+  store::InMemoryEventStore memory;
+  // The first batch is held until events have piled up behind it, so group commit must
+  // happen whatever the scheduling; the submitters keep racing the writer afterwards.
+  ControlledStore store(memory, /*gate_open=*/false);
+  std::vector<std::unique_ptr<std::atomic<int>>> calls(kEvents);
+  for (auto& c : calls) c = std::make_unique<std::atomic<int>>(0);
+  std::vector<Result> results(kEvents, absl::UnknownError("no callback"));
+  {
+    EventWriter writer(store, Options());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEventsPerThread; ++i) {
+          const int slot = t * kEventsPerThread + i;
+          const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i / 2);
+          writer.Submit(NewUser(id), [&, slot](Result r) {
+            calls[slot]->fetch_add(1);
+            results[slot] = std::move(r);
+          });
+        }
+      });
+    }
+    EXPECT_TRUE(WaitUntil([&] { return writer.queued() >= 100; }));
+    store.Open();
+    for (std::thread& th : threads) th.join();
+    writer.Stop();  // drains; joining the writer makes `results` safe to read
+  }
+  for (int slot = 0; slot < kEvents; ++slot) {
+    ASSERT_EQ(calls[slot]->load(), 1) << "slot " << slot;
+    ASSERT_TRUE(results[slot].ok()) << "slot " << slot << ": " << results[slot].status();
+    // Within a thread, the first delivery of an id is queued before the second.
+    Outcome expected = slot % 2 == 0 ? Outcome::kApplied : Outcome::kDuplicate;
+    ASSERT_EQ(results[slot]->outcome, expected) << "slot " << slot;
+  }
+  EXPECT_EQ(memory.State().users.size(), static_cast<size_t>(kEvents / 2));
+  EXPECT_LT(memory.BatchesCommitted(), static_cast<size_t>(kEvents));
+  size_t committed = 0;
+  for (size_t n : store.batch_sizes()) committed += n;
+  EXPECT_EQ(committed, static_cast<size_t>(kEvents));
+}
+
+TEST(EventWriterTest, BatchesAreBoundedByMaxBatch) {
+  EventWriterOptions options = Options();
+  options.max_batch = 3;
+  HeldWriter h(options);
+  ASSERT_TRUE(h.held);
+  for (int i = 0; i < 7; ++i) SubmitNewUser(h.writer, h.results, "e" + std::to_string(i));
+  h.store.Open();
+  h.writer.Stop();
+  EXPECT_THAT(h.store.batch_sizes(), ElementsAre(1, 3, 3, 1));
+  for (int i = 0; i < 7; ++i) ExpectOutcome(h.results, "e" + std::to_string(i), Outcome::kApplied);
+}
+
+TEST(EventWriterTest, ObserverSeesEveryBatch) {
+  store::InMemoryEventStore memory;
+  std::mutex mu;
+  size_t observed_events = 0;
+  int observed_ok = 0;
+  EventWriterObserver observer;
+  observer.batch = [&](size_t n, std::chrono::microseconds, bool ok) {
+    std::lock_guard lock(mu);
+    observed_events += n;
+    observed_ok += ok;
+  };
+  Results results;
+  {
+    EventWriter writer(memory, Options(), observer);
+    for (int i = 0; i < 20; ++i) SubmitNewUser(writer, results, "e" + std::to_string(i));
+  }  // the destructor stops and drains
+  EXPECT_EQ(observed_events, 20u);
+  EXPECT_EQ(static_cast<size_t>(observed_ok), memory.BatchesCommitted());
+}
+
+TEST(EventWriterTest, UnavailableStoreFailsTheBatchAndTheWriterBacksOff) {
+  store::InMemoryEventStore memory;
+  ControlledStore store(memory);
+  Results results;
+  EventWriterOptions options = Options();
+  options.unavailable_backoff = std::chrono::hours(1);  // the back-off outlasts the test
+  EventWriter writer(store, options);
+  memory.SetUnavailable(true);
+
+  SubmitNewUser(writer, results, "e1");
+  ASSERT_TRUE(results.WaitFor("e1"));
+  ExpectCode(results, "e1", absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(writer.healthy());
+  const int calls_after_failure = store.calls();
+
+  // During the back-off new submissions fail at once, without reaching the store, even though
+  // the database is back: the next probe waits for the back-off to end.
+  memory.SetUnavailable(false);
+  SubmitNewUser(writer, results, "e2");
+  EXPECT_TRUE(results.Has("e2")) << "the callback must run inside Submit";
+  ExpectCode(results, "e2", absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store.calls(), calls_after_failure);
+  EXPECT_EQ(results.calls("e2"), 1);
+  EXPECT_FALSE(memory.StoredOutcome(domain::Provider::kHuudis, "e1").has_value());
+}
+
+TEST(EventWriterTest, RecoversAfterTheBackOff) {
+  store::InMemoryEventStore memory;
+  Results results;
+  EventWriter writer(memory, Options());  // 50 ms back-off
+  memory.SetUnavailable(true);
+  SubmitNewUser(writer, results, "down");
+  ASSERT_TRUE(results.WaitFor("down"));
+  ExpectCode(results, "down", absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(writer.healthy());
+
+  memory.SetUnavailable(false);
+  // Keep probing with fresh events until one is applied (the back-off has ended).
+  int attempt = 0;
+  std::string last;
+  ASSERT_TRUE(WaitUntil([&] {
+    last = "retry-" + std::to_string(attempt++);
+    SubmitNewUser(writer, results, last);
+    if (!results.WaitFor(last)) return false;
+    return results.Get(last).ok();
+  }));
+  ExpectOutcome(results, last, Outcome::kApplied);
+  EXPECT_TRUE(writer.healthy());
+  // Failed attempts were answered UNAVAILABLE, never anything else.
+  for (int i = 0; i + 1 < attempt; ++i) {
+    ExpectCode(results, "retry-" + std::to_string(i), absl::StatusCode::kUnavailable);
+  }
+}
+
+TEST(EventWriterTest, FullQueueIsResourceExhausted) {
+  EventWriterOptions options = Options();
+  options.max_batch = 1;
+  options.max_queue = 2;
+  HeldWriter h(options);
+  ASSERT_TRUE(h.held);
+  SubmitNewUser(h.writer, h.results, "queued-1");
+  SubmitNewUser(h.writer, h.results, "queued-2");
+  EXPECT_EQ(h.writer.queued(), 2u);
+  SubmitNewUser(h.writer, h.results, "shed");
+  EXPECT_TRUE(h.results.Has("shed")) << "the callback must run inside Submit";
+  ExpectCode(h.results, "shed", absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(h.writer.healthy());  // shedding is not a database failure
+
+  h.store.Open();
+  h.writer.Stop();
+  for (const char* id : {"in-flight", "queued-1", "queued-2"}) {
+    ExpectOutcome(h.results, id, Outcome::kApplied);
+  }
+  EXPECT_EQ(h.results.calls("shed"), 1);
+  EXPECT_FALSE(h.memory.StoredOutcome(domain::Provider::kHuudis, "shed").has_value());
+}
+
+TEST(EventWriterTest, StopDrainsTheQueueThenRefuses) {
+  EventWriterOptions options = Options();
+  options.max_batch = 2;
+  HeldWriter h(options);
+  ASSERT_TRUE(h.held);
+  EventWriter& writer = h.writer;
+  Results& results = h.results;
+  for (int i = 0; i < 9; ++i) SubmitNewUser(writer, results, "q" + std::to_string(i));
+  SubmitNewUser(writer, results, "q0");  // a duplicate queued behind its original
+
+  std::thread stopper([&] { writer.Stop(); });
+  // Stop() is under way once a new submission is refused synchronously. Probes submitted
+  // before that are queued and get real results like any other.
+  int probes = 0;
+  std::string refused;
+  ASSERT_TRUE(WaitUntil([&] {
+    std::string id = "probe-" + std::to_string(probes++);
+    SubmitNewUser(writer, results, id);
+    if (!results.Has(id)) return false;
+    refused = id;
+    return true;
+  }));
+  ExpectCode(results, refused, absl::StatusCode::kUnavailable);
+  h.store.Open();
+  stopper.join();
+
+  ExpectOutcome(results, "in-flight", Outcome::kApplied);
+  EXPECT_EQ(results.calls("q0"), 2);
+  ExpectOutcome(results, "q0", Outcome::kDuplicate);  // the last callback: the second delivery
+  for (int i = 1; i < 9; ++i) ExpectOutcome(results, "q" + std::to_string(i), Outcome::kApplied);
+  for (int i = 0; i + 1 < probes; ++i) {
+    ExpectOutcome(results, "probe-" + std::to_string(i), Outcome::kApplied);
+  }
+  SubmitNewUser(writer, results, "after-stop");
+  ExpectCode(results, "after-stop", absl::StatusCode::kUnavailable);
+  EXPECT_EQ(results.calls("after-stop"), 1);
+  writer.Stop();  // a second Stop is harmless
+}
+
+TEST(EventWriterTest, PoisonEventFailsAloneItsBatchMatesSucceed) {
+  HeldWriter h(Options());
+  ASSERT_TRUE(h.held);
+  h.store.SetFault([](std::span<const ProviderEvent* const> batch) {
+    for (const ProviderEvent* e : batch) {
+      if (e->event_id == "poison") return absl::InternalError("corrupt row");
+    }
+    return absl::OkStatus();
+  });
+  for (const char* id : {"ok-1", "poison", "ok-2"}) SubmitNewUser(h.writer, h.results, id);
+  h.store.Open();
+  h.writer.Stop();
+
+  for (const char* id : {"in-flight", "ok-1", "ok-2"})
+    ExpectOutcome(h.results, id, Outcome::kApplied);
+  ExpectCode(h.results, "poison", absl::StatusCode::kInternal);
+  EXPECT_TRUE(h.writer.healthy());  // the last commit (ok-2) succeeded
+  for (const char* id : {"ok-1", "poison", "ok-2"}) EXPECT_EQ(h.results.calls(id), 1) << id;
+  // One batch of three that failed, then each event on its own.
+  EXPECT_THAT(h.store.batch_sizes(), ElementsAre(1, 3, 1, 1, 1));
+  EXPECT_FALSE(h.memory.StoredOutcome(domain::Provider::kHuudis, "poison").has_value());
+}
+
+TEST(EventWriterTest, AbortedBatchesAreRetried) {
+  store::InMemoryEventStore memory;
+  ControlledStore store(memory);
+  int aborts_left = 2;
+  store.SetFault([&](std::span<const ProviderEvent* const>) {
+    if (aborts_left > 0) {
+      --aborts_left;
+      return absl::AbortedError("serialization failure");
+    }
+    return absl::OkStatus();
+  });
+  Results results;
+  EventWriter writer(store, Options());
+  SubmitNewUser(writer, results, "e1");
+  writer.Stop();
+  ExpectOutcome(results, "e1", Outcome::kApplied);
+  EXPECT_EQ(store.calls(), 3);
+  EXPECT_TRUE(writer.healthy());
+}
+
+TEST(EventWriterTest, PersistentConflictFailsTheEventAfterTheRetries) {
+  store::InMemoryEventStore memory;
+  ControlledStore store(memory);
+  store.SetFault([](std::span<const ProviderEvent* const>) {
+    return absl::AbortedError("serialization failure");
+  });
+  Results results;
+  EventWriterOptions options = Options();
+  options.conflict_retries = 3;
+  EventWriter writer(store, options);
+  SubmitNewUser(writer, results, "e1");
+  writer.Stop();
+  EXPECT_FALSE(results.Get("e1").ok());
+  EXPECT_EQ(results.calls("e1"), 1);
+  EXPECT_EQ(store.calls(), 4);  // the first attempt and three retries
+  EXPECT_FALSE(writer.healthy());
+}
+
+}  // namespace
+}  // namespace mm::ingest
