@@ -1,0 +1,625 @@
+// End-to-end tests of the whole API (gRPC and the operator HTTP API) on the real binary.
+
+#include <utility>  // before asio: its awaitable.hpp uses std::exchange without including it
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "e2e_helpers.h"
+#include "service_process.h"
+#include "tcp_proxy.h"
+#include "test_database.h"
+
+namespace mm::testing {
+namespace {
+
+namespace v1 = membership::v1;
+using nlohmann::json;
+
+// One token per scope, plus one with none.
+const std::map<std::string, std::string>& ScopeTokens() {
+  static const std::map<std::string, std::string> tokens = {
+      {"users:check", "tok-check"},   {"users:read", "tok-uread"},   {"users:write", "tok-uwrite"},
+      {"members:read", "tok-mread"},  {"seats:read", "tok-sread"},   {"changes:watch", "tok-watch"},
+      {"admin", "tok-admin"},         {"", "tok-none"}};
+  return tokens;
+}
+
+std::string WriteScopedCallers(const std::string& dir) {
+  json callers = json::array();
+  for (const auto& [scope, token] : ScopeTokens()) {
+    json scopes = json::array();
+    if (!scope.empty()) scopes.push_back(scope);
+    callers.push_back({{"name", "caller-" + token}, {"token_sha256", HexEncode(Sha256(token))}, {"scopes", scopes}});
+  }
+  std::string path = dir + "/callers.json";
+  std::ofstream(path) << callers.dump();
+  return path;
+}
+
+// A member_added webhook for (account, user, role) at `minute` past a fixed hour.
+std::string MemberAdded(const std::string& account, const std::string& user, const std::string& role,
+                        int minute, const std::string& id) {
+  char at[40];
+  std::snprintf(at, sizeof at, "2026-05-20T%02d:%02d:00.000Z", 10 + minute / 60, minute % 60);
+  return json{{"id", id}, {"type", "huudis.account.member_added.v1"}, {"createdAt", at},
+              {"data", {{"accountId", account}, {"accountName", "Name of " + account}, {"userId", user},
+                        {"userEmail", user + "@example.net"}, {"userName", "User " + user}, {"role", role},
+                        {"joinedAt", at}, {"addedVia", "direct_add"}, {"addedByUserId", "usr_owner"}}}}
+      .dump();
+}
+
+std::string MemberRemoved(const std::string& account, const std::string& user, int minute, const std::string& id) {
+  char at[40];
+  std::snprintf(at, sizeof at, "2026-05-21T%02d:%02d:00.000Z", 10 + minute / 60, minute % 60);
+  return json{{"id", id}, {"type", "huudis.account.member_removed.v1"}, {"createdAt", at},
+              {"data", {{"accountId", account}, {"userId", user}, {"removedAt", at}, {"removedByUserId", "usr_owner"}}}}
+      .dump();
+}
+
+class ApiE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = TestDatabase::Create("api").release();
+    dir_ = new std::string(TempDir());
+    service_ = ServiceProcess::Start({.binary = MM_SERVER_BINARY,
+                                      .env = {{"MM_DATABASE_URL", db_->url()},
+                                              {"MM_HUUDIS_SECRETS", kSecret},
+                                              {"MM_CALLERS_FILE", WriteScopedCallers(*dir_)}}})
+                   .release();
+    // acc_api: u1 owner, u2 admin, u3 member, u4 member (disabled), u5 removed; u1 also in acc_two.
+    const std::vector<std::tuple<std::string, std::string, std::string>> members = {
+        {"acc_api", "usr_api_1", "owner"},  {"acc_api", "usr_api_2", "admin"},
+        {"acc_api", "usr_api_3", "member"}, {"acc_api", "usr_api_4", "member"},
+        {"acc_api", "usr_api_5", "member"}, {"acc_two", "usr_api_1", "member"}};
+    int n = 0;
+    for (const auto& [account, user, role] : members) {
+      Post(MemberAdded(account, user, role, n, "evt_api_add_" + std::to_string(n)));
+      ++n;
+    }
+    Post(MemberRemoved("acc_api", "usr_api_5", 0, "evt_api_rm_5"));
+    std::string disable = ReplaceAll(FixtureFor("huudis.user.disabled.v1.json", "api"),
+                                     "usr_01KS325EWE6RW751J81QV16TCW_api", "usr_api_4");
+    last_sequence_ = Post(disable);
+  }
+  static void TearDownTestSuite() {
+    delete service_;
+    delete db_;
+    delete dir_;
+  }
+
+  // Posts a signed webhook, expects 200, returns its sequence.
+  static uint64_t Post(const std::string& body) {
+    auto reply = PostSigned(service_->http_url(), body);
+    EXPECT_TRUE(reply.ok() && reply->status == 200) << (reply.ok() ? reply->body : "no reply");
+    return reply.ok() ? json::parse(reply->body).value("sequence", uint64_t{0}) : 0;
+  }
+
+  static std::shared_ptr<grpc::Channel> Channel() {
+    static std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(service_->grpc_target(), grpc::InsecureChannelCredentials());
+    return channel;
+  }
+
+  static grpc::ClientContext* Context(grpc::ClientContext& ctx, const std::string& token) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    return &ctx;
+  }
+
+  static std::string Tok(const std::string& scope) { return ScopeTokens().at(scope); }
+
+  static TestDatabase* db_;
+  static std::string* dir_;
+  static ServiceProcess* service_;
+  static uint64_t last_sequence_;
+};
+TestDatabase* ApiE2ETest::db_ = nullptr;
+std::string* ApiE2ETest::dir_ = nullptr;
+ServiceProcess* ApiE2ETest::service_ = nullptr;
+uint64_t ApiE2ETest::last_sequence_ = 0;
+
+TEST_F(ApiE2ETest, GetUserExplainsTheStateWithProvenance) {
+  auto users = v1::UserService::NewStub(Channel());
+  v1::GetUserRequest req;
+  v1::User user;
+  req.set_user_id("usr_api_4");
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(users->GetUser(Context(ctx, Tok("users:read")), req, &user).ok());
+  EXPECT_EQ(user.state(), v1::USER_STATE_DISABLED);
+  EXPECT_EQ(user.disabled_reason(), "account_compromise");
+  EXPECT_EQ(user.disabled_by(), "usr_01KBMF8Q60H0WWZ4KGT675KR39");
+  EXPECT_EQ(user.last_event_id(), "evt_01KT6C8BBSXFRYZ5FQKXXR0EDF_api");
+  EXPECT_EQ(user.last_event_type(), "huudis.user.disabled.v1");
+  EXPECT_EQ(user.provider(), "huudis");
+  EXPECT_EQ(user.email(), "dana.okafor@example.net") << "the newest email wins";
+  EXPECT_TRUE(user.has_sessions_valid_after());
+  EXPECT_TRUE(user.has_updated_at());
+
+  grpc::ClientContext ctx2;
+  req.set_user_id("usr_never_seen");
+  EXPECT_EQ(users->GetUser(Context(ctx2, Tok("users:read")), req, &user).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext ctx3;
+  req.set_user_id("");
+  EXPECT_EQ(users->GetUser(Context(ctx3, Tok("users:read")), req, &user).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ApiE2ETest, GetMembershipAnswersPresentMembersOnly) {
+  auto stub = v1::MembershipService::NewStub(Channel());
+  v1::GetMembershipRequest req;
+  v1::Membership m;
+  req.set_account_id("acc_api");
+  req.set_user_id("usr_api_2");
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->GetMembership(Context(ctx, Tok("members:read")), req, &m).ok());
+  EXPECT_EQ(m.role(), "admin");
+  EXPECT_EQ(m.account_name(), "Name of acc_api");
+  EXPECT_EQ(m.user_email(), "usr_api_2@example.net");
+  EXPECT_EQ(m.user_name(), "User usr_api_2");
+  EXPECT_EQ(m.added_via(), "direct_add");
+  EXPECT_EQ(m.added_by_user_id(), "usr_owner");
+  EXPECT_TRUE(m.has_joined_at());
+  EXPECT_FALSE(m.removed());
+  for (const char* user : {"usr_api_5", "usr_nobody"}) {  // removed (tombstone) / never a member
+    grpc::ClientContext c;
+    req.set_user_id(user);
+    EXPECT_EQ(stub->GetMembership(Context(c, Tok("members:read")), req, &m).error_code(), grpc::StatusCode::NOT_FOUND)
+        << user;
+  }
+}
+
+TEST_F(ApiE2ETest, ListMembersPagesInStableOrderWithRoleFilterAndValidation) {
+  auto stub = v1::MembershipService::NewStub(Channel());
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListMembersRequest req;
+    req.set_account_id("acc_api");
+    req.set_page_size(2);
+    req.set_page_token(token);
+    v1::ListMembersResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->ListMembers(Context(ctx, Tok("members:read")), req, &resp).ok());
+    for (const auto& m : resp.members()) seen.push_back(m.user_id());
+    token = resp.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(seen, (std::vector<std::string>{"usr_api_1", "usr_api_2", "usr_api_3", "usr_api_4"}));
+  EXPECT_EQ(pages, 2);
+
+  v1::ListMembersRequest req;
+  req.set_account_id("acc_api");
+  req.set_role("member");
+  v1::ListMembersResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->ListMembers(Context(ctx, Tok("members:read")), req, &resp).ok());
+  ASSERT_EQ(resp.members_size(), 2);
+  EXPECT_EQ(resp.members(0).user_id(), "usr_api_3");
+  EXPECT_EQ(resp.members(1).user_id(), "usr_api_4");
+  EXPECT_TRUE(resp.next_page_token().empty());
+
+  auto expect_invalid = [&](v1::ListMembersRequest r, const char* what) {
+    v1::ListMembersResponse out;
+    grpc::ClientContext c;
+    EXPECT_EQ(stub->ListMembers(Context(c, Tok("members:read")), r, &out).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << what;
+  };
+  v1::ListMembersRequest bad = req;
+  bad.set_page_size(-1);
+  expect_invalid(bad, "negative page size");
+  bad.set_page_size(1001);
+  expect_invalid(bad, "page size over 1000");
+  bad = req;
+  bad.set_page_token("garbage!!");
+  expect_invalid(bad, "bad page token");
+  // A token from another query (another account) is refused, not silently misapplied.
+  v1::ListMembersRequest first;
+  first.set_account_id("acc_api");
+  first.set_page_size(1);
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->ListMembers(Context(c1, Tok("members:read")), first, &resp).ok());
+  bad = first;
+  bad.set_account_id("acc_two");
+  bad.set_page_token(resp.next_page_token());
+  expect_invalid(bad, "token of another account");
+  bad = first;
+  bad.set_account_id("");
+  expect_invalid(bad, "empty account");
+
+  v1::ListMembersRequest unknown;
+  unknown.set_account_id("acc_unknown");
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->ListMembers(Context(c2, Tok("members:read")), unknown, &resp).ok());
+  EXPECT_EQ(resp.members_size(), 0);
+}
+
+TEST_F(ApiE2ETest, ListUserMembershipsAndSeatCounts) {
+  auto members = v1::MembershipService::NewStub(Channel());
+  v1::ListUserMembershipsRequest req;
+  req.set_user_id("usr_api_1");
+  v1::ListUserMembershipsResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(members->ListUserMemberships(Context(ctx, Tok("members:read")), req, &resp).ok());
+  ASSERT_EQ(resp.memberships_size(), 2);
+  EXPECT_EQ(resp.memberships(0).account_id(), "acc_api");
+  EXPECT_EQ(resp.memberships(0).role(), "owner");
+  EXPECT_EQ(resp.memberships(1).account_id(), "acc_two");
+
+  auto seats = v1::SeatService::NewStub(Channel());
+  v1::GetSeatCountRequest sreq;
+  sreq.set_account_id("acc_api");
+  v1::SeatCount count;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(seats->GetSeatCount(Context(c2, Tok("seats:read")), sreq, &count).ok());
+  EXPECT_EQ(count.total(), 4);
+  EXPECT_EQ(count.billable(), 3) << "usr_api_4 is disabled";
+  EXPECT_EQ(count.by_role().at("owner"), 1);
+  EXPECT_EQ(count.by_role().at("admin"), 1);
+  EXPECT_EQ(count.by_role().at("member"), 2);
+  EXPECT_GE(count.sequence(), last_sequence_);
+
+  sreq.set_account_id("acc_unknown");
+  grpc::ClientContext c3;
+  ASSERT_TRUE(seats->GetSeatCount(Context(c3, Tok("seats:read")), sreq, &count).ok());
+  EXPECT_EQ(count.total(), 0);
+  EXPECT_EQ(count.billable(), 0);
+  EXPECT_TRUE(count.by_role().empty());
+
+  std::map<std::string, int64_t> totals;
+  std::string token;
+  do {
+    v1::ListSeatCountsRequest lreq;
+    lreq.set_page_size(1);
+    lreq.set_page_token(token);
+    v1::ListSeatCountsResponse lresp;
+    grpc::ClientContext c;
+    ASSERT_TRUE(seats->ListSeatCounts(Context(c, Tok("seats:read")), lreq, &lresp).ok());
+    ASSERT_LE(lresp.seat_counts_size(), 1);
+    for (const auto& s : lresp.seat_counts()) totals[s.account_id()] = s.total();
+    token = lresp.next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(totals, (std::map<std::string, int64_t>{{"acc_api", 4}, {"acc_two", 1}}));
+}
+
+// Every RPC x {no token, a token without the scope, a token with it}.
+TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
+  auto users = v1::UserService::NewStub(Channel());
+  auto members = v1::MembershipService::NewStub(Channel());
+  auto seats = v1::SeatService::NewStub(Channel());
+  struct Rpc {
+    const char* name;
+    const char* scope;
+    std::function<grpc::Status(grpc::ClientContext*)> call;
+  };
+  const std::vector<Rpc> rpcs = {
+      {"IsUserActive", "users:check",
+       [&](grpc::ClientContext* c) {
+         v1::IsUserActiveRequest r;
+         r.set_user_id("usr_api_1");
+         v1::IsUserActiveResponse o;
+         return users->IsUserActive(c, r, &o);
+       }},
+      {"BatchIsUserActive", "users:check",
+       [&](grpc::ClientContext* c) {
+         v1::BatchIsUserActiveRequest r;
+         r.add_user_ids("usr_api_1");
+         v1::BatchIsUserActiveResponse o;
+         return users->BatchIsUserActive(c, r, &o);
+       }},
+      {"GetUser", "users:read",
+       [&](grpc::ClientContext* c) {
+         v1::GetUserRequest r;
+         r.set_user_id("usr_api_1");
+         v1::User o;
+         return users->GetUser(c, r, &o);
+       }},
+      {"GetMembership", "members:read",
+       [&](grpc::ClientContext* c) {
+         v1::GetMembershipRequest r;
+         r.set_account_id("acc_api");
+         r.set_user_id("usr_api_1");
+         v1::Membership o;
+         return members->GetMembership(c, r, &o);
+       }},
+      {"ListMembers", "members:read",
+       [&](grpc::ClientContext* c) {
+         v1::ListMembersRequest r;
+         r.set_account_id("acc_api");
+         v1::ListMembersResponse o;
+         return members->ListMembers(c, r, &o);
+       }},
+      {"ListUserMemberships", "members:read",
+       [&](grpc::ClientContext* c) {
+         v1::ListUserMembershipsRequest r;
+         r.set_user_id("usr_api_1");
+         v1::ListUserMembershipsResponse o;
+         return members->ListUserMemberships(c, r, &o);
+       }},
+      {"GetSeatCount", "seats:read",
+       [&](grpc::ClientContext* c) {
+         v1::GetSeatCountRequest r;
+         r.set_account_id("acc_api");
+         v1::SeatCount o;
+         return seats->GetSeatCount(c, r, &o);
+       }},
+      {"ListSeatCounts", "seats:read",
+       [&](grpc::ClientContext* c) {
+         v1::ListSeatCountsRequest r;
+         v1::ListSeatCountsResponse o;
+         return seats->ListSeatCounts(c, r, &o);
+       }},
+  };
+  for (const Rpc& rpc : rpcs) {
+    grpc::ClientContext none;
+    EXPECT_EQ(rpc.call(Context(none, "")).error_code(), grpc::StatusCode::UNAUTHENTICATED) << rpc.name;
+    grpc::ClientContext unknown;
+    EXPECT_EQ(rpc.call(Context(unknown, "not-a-token")).error_code(), grpc::StatusCode::UNAUTHENTICATED) << rpc.name;
+    for (const auto& [scope, token] : ScopeTokens()) {
+      grpc::ClientContext ctx;
+      grpc::Status s = rpc.call(Context(ctx, token));
+      if (scope == rpc.scope) {
+        EXPECT_TRUE(s.ok()) << rpc.name << " with " << scope << ": " << s.error_message();
+      } else {
+        EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << rpc.name << " with '" << scope << "'";
+      }
+    }
+  }
+}
+
+TEST_F(ApiE2ETest, OperatorApiStatusesAndNewerWinsWithProviders) {
+  const std::string base = service_->http_url() + "/v1/users/";
+  auto request = [&](const std::string& method, const std::string& path,
+                     std::vector<std::pair<std::string, std::string>> headers, const std::string& body = "") {
+    auto r = client::HttpRequest(method, base + path, headers, body);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : client::HttpReply{};
+  };
+  auto key = [](const std::string& scope) {
+    return std::vector<std::pair<std::string, std::string>>{{"X-API-Key", ScopeTokens().at(scope)}};
+  };
+  // A user known from a provider event, enabled by Huudis in June 2026.
+  Post(ReplaceAll(FixtureFor("huudis.user.enabled.v1.json", "op"), "usr_01KS325EWE6RW751J81QV16TCW_op", "usr_op"));
+
+  EXPECT_EQ(request("POST", "usr_op/disable", {}).status, 401);
+  EXPECT_EQ(request("POST", "usr_op/disable", {{"X-API-Key", "nope"}}).status, 401);
+  EXPECT_EQ(request("POST", "usr_op/disable", key("users:read")).status, 403);
+  EXPECT_EQ(request("GET", "usr_op", key("users:write")).status, 403);
+  EXPECT_EQ(request("POST", "usr_op/disable", key("admin")).status, 403) << "admin does not imply users:write";
+  EXPECT_EQ(request("POST", "usr_nobody/disable", key("users:write")).status, 404);
+  EXPECT_EQ(request("POST", "usr_op/disable", key("users:write"), "not json").status, 422);
+  EXPECT_EQ(request("POST", "usr_op/disable", key("users:write"), R"({"reason": 42})").status, 422);
+  EXPECT_EQ(request("POST", std::string(257, 'u') + "/disable", key("users:write")).status, 422);
+  EXPECT_EQ(request("GET", "usr_op/disable", key("users:write")).status, 405);
+  auto problem = request("POST", "usr_nobody/disable", key("users:write"));
+  EXPECT_EQ(problem.content_type, "application/problem+json");
+
+  auto disabled = request("POST", "usr_op/disable", {{"Authorization", "Bearer " + Tok("users:write")}},
+                          R"({"reason": "incident-7"})");
+  ASSERT_EQ(disabled.status, 200) << disabled.body;
+  json user = json::parse(disabled.body);
+  EXPECT_EQ(user["user_id"], "usr_op");
+  EXPECT_EQ(user["disabled"], true);
+  EXPECT_EQ(user["disabled_reason"], "incident-7");
+  EXPECT_EQ(user["provider"], "operator");
+  EXPECT_EQ(user["disabled_by"], "caller-tok-uwrite");
+  UserClient checker(service_->grpc_target(), Tok("users:check"));
+  EXPECT_FALSE(checker.Check("usr_op").active());
+
+  // A provider event older than the operator's action is stale: newer wins across sources.
+  auto late = PostSigned(service_->http_url(),
+                         ReplaceAll(FixtureFor("huudis.user.enabled.v1.json", "op2"), "usr_01KS325EWE6RW751J81QV16TCW_op2", "usr_op"));
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(json::parse(late->body)["status"], "stale");
+  EXPECT_FALSE(checker.Check("usr_op", json::parse(late->body)["sequence"]).active());
+
+  auto enabled = request("POST", "usr_op/enable", key("users:write"));
+  ASSERT_EQ(enabled.status, 200) << enabled.body;
+  EXPECT_EQ(json::parse(enabled.body)["disabled"], false);
+  auto got = request("GET", "usr_op", key("users:read"));
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(json::parse(got.body)["state"], "active");
+  EXPECT_EQ(request("GET", "usr_nobody", key("users:read")).status, 404);
+  EXPECT_EQ(db_->Scalar("SELECT count(*) FROM provider_events WHERE provider = 'operator'"), "2")
+      << "operator actions are kept like any event";
+}
+
+// Listing page by page while members are added and removed between pages: every member
+// present throughout appears exactly once, and nothing appears twice.
+TEST_F(ApiE2ETest, PaginationUnderConcurrentWritesReturnsEveryStableMemberOnce) {
+  const std::string account = "acc_busy";
+  std::set<std::string> stable;
+  for (int i = 0; i < 200; ++i) {
+    char user[32];
+    std::snprintf(user, sizeof user, "usr_busy_%03d", i * 2);  // even ids: present throughout
+    stable.insert(user);
+    Post(MemberAdded(account, user, "member", i % 50, "evt_busy_add_" + std::to_string(i)));
+  }
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 150 && !stop.load(); ++i) {
+      char added[32], removed_then[32];
+      std::snprintf(added, sizeof added, "usr_busy_%03d", i * 2 + 1);  // odd ids come and go
+      std::snprintf(removed_then, sizeof removed_then, "usr_busy_%03d", (i - 20) * 2 + 1);
+      Post(MemberAdded(account, added, "member", i % 50, "evt_busy_odd_" + std::to_string(i)));
+      if (i >= 20) Post(MemberRemoved(account, removed_then, i % 50, "evt_busy_rm_" + std::to_string(i)));
+    }
+  });
+  auto stub = v1::MembershipService::NewStub(Channel());
+  std::vector<std::string> seen;
+  std::string token;
+  do {
+    v1::ListMembersRequest req;
+    req.set_account_id(account);
+    req.set_page_size(7);
+    req.set_page_token(token);
+    v1::ListMembersResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->ListMembers(Context(ctx, Tok("members:read")), req, &resp).ok());
+    for (const auto& m : resp.members()) seen.push_back(m.user_id());
+    token = resp.next_page_token();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let writes land between pages
+  } while (!token.empty());
+  stop.store(true);
+  writer.join();
+  std::set<std::string> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), seen.size()) << "a member appeared twice";
+  for (const std::string& user : stable) EXPECT_TRUE(unique.contains(user)) << user << " missing";
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << "stable order";
+}
+
+// --- membershipctl, the real binary ----------------------------------------------------------
+
+struct CtlResult {
+  int code = -1;
+  std::string out;
+};
+
+CtlResult Ctl(const std::string& args, const std::string& env) {
+  std::string command = env + " " + MM_CTL_BINARY + " " + args + " 2>&1";
+  CtlResult r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.out.append(buf, n);
+  int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST_F(ApiE2ETest, MembershipctlEndToEnd) {
+  std::string env = "MM_GRPC_ADDR=" + service_->grpc_target() + " MM_HTTP_URL=" + service_->http_url() +
+                    " MM_HUUDIS_SECRET=" + kSecret;
+  auto with = [&](const std::string& scope) { return env + " MM_TOKEN=" + Tok(scope); };
+
+  auto active = Ctl("is-active usr_api_1", with("users:check"));
+  EXPECT_EQ(active.code, 0) << active.out;
+  EXPECT_NE(active.out.find("active (USER_STATE_ACTIVE)"), std::string::npos) << active.out;
+  auto inactive = Ctl("is-active usr_api_4 --json", with("users:check"));
+  EXPECT_EQ(inactive.code, 1) << inactive.out;
+  EXPECT_EQ(json::parse(inactive.out)["state"], "USER_STATE_DISABLED") << inactive.out;
+  EXPECT_EQ(Ctl("is-active usr_api_1", with("users:read")).code, 3) << "PERMISSION_DENIED is a failed call";
+  EXPECT_EQ(Ctl("is-active", with("users:check")).code, 2) << "usage error";
+  EXPECT_EQ(Ctl("is-active --help", with("users:check")).code, 0);
+
+  auto user = Ctl("user usr_api_4", with("users:read"));
+  EXPECT_EQ(user.code, 0) << user.out;
+  EXPECT_NE(user.out.find("account_compromise"), std::string::npos) << user.out;
+  EXPECT_EQ(Ctl("user usr_nobody", with("users:read")).code, 1);
+
+  auto members = Ctl("members acc_api --all", with("members:read"));
+  EXPECT_EQ(members.code, 0) << members.out;
+  for (const char* u : {"usr_api_1", "usr_api_2", "usr_api_3", "usr_api_4"}) {
+    EXPECT_NE(members.out.find(u), std::string::npos) << members.out;
+  }
+  auto memberships = Ctl("memberships usr_api_1 --json", with("members:read"));
+  EXPECT_EQ(json::parse(memberships.out)["memberships"].size(), 2u) << memberships.out;
+  auto seats = Ctl("seats acc_api --json", with("seats:read"));
+  EXPECT_EQ(json::parse(seats.out)["billable"], "3") << seats.out;
+  auto all = Ctl("seat-counts --all", with("seats:read"));
+  EXPECT_NE(all.out.find("acc_two"), std::string::npos) << all.out;
+
+  auto body_file = *dir_ + "/created.json";
+  std::ofstream(body_file) << FixtureFor("huudis.user.created.v1.json", "ctl");
+  auto sent = Ctl("send-webhook " + body_file, env);
+  EXPECT_EQ(sent.code, 0) << sent.out;
+  EXPECT_NE(sent.out.find("\"applied\""), std::string::npos) << sent.out;
+  EXPECT_EQ(Ctl("send-webhook " + body_file + " --secret whsec_wrong", env).code, 1);
+
+  auto disabled = Ctl("disable usr_api_3 --reason ctl-test", with("users:write"));
+  EXPECT_EQ(disabled.code, 0) << disabled.out;
+  EXPECT_EQ(Ctl("is-active usr_api_3", with("users:check")).code, 1);
+  EXPECT_EQ(Ctl("enable usr_api_3", with("users:write")).code, 0);
+  EXPECT_EQ(Ctl("disable usr_nobody", with("users:write")).code, 1);
+  EXPECT_EQ(Ctl("frobnicate", env).code, 2);
+  EXPECT_EQ(Ctl("--help", env).code, 0);
+}
+
+// --- Database trouble ------------------------------------------------------------------------
+
+TEST(ApiDatabaseE2ETest, DatabaseBackedRpcsSayUnavailableThenRecover) {
+  auto db = TestDatabase::Create("api_outage");
+  std::string admin = AdminDatabaseUrl();
+  int pg_port = std::stoi(admin.substr(admin.find("@127.0.0.1:") + 11));
+  TcpProxy proxy("127.0.0.1", pg_port);
+  std::string dir = TempDir();
+  auto service = ServiceProcess::Start(
+      {.binary = MM_SERVER_BINARY,
+       .env = {{"MM_DATABASE_URL", ReplaceAll(db->url(), ":" + std::to_string(pg_port) + "/",
+                                              ":" + std::to_string(proxy.port()) + "/")},
+               {"MM_HUUDIS_SECRETS", kSecret},
+               {"MM_CALLERS_FILE", WriteScopedCallers(dir)}}});
+  auto seats = v1::SeatService::NewStub(grpc::CreateChannel(service->grpc_target(), grpc::InsecureChannelCredentials()));
+  auto ask = [&] {
+    v1::GetSeatCountRequest r;
+    r.set_account_id("acc_x");
+    v1::SeatCount o;
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    c.AddMetadata("authorization", "Bearer " + ScopeTokens().at("seats:read"));
+    return seats->GetSeatCount(&c, r, &o);
+  };
+  ASSERT_TRUE(ask().ok());
+  proxy.SetDown(true);
+  EXPECT_EQ(ask().error_code(), grpc::StatusCode::UNAVAILABLE);
+  proxy.SetDown(false);
+  grpc::Status s;
+  for (int i = 0; i < 50 && !(s = ask()).ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(s.ok()) << "served again without a restart: " << s.error_message();
+}
+
+TEST(ApiDatabaseE2ETest, FullDatabaseQueueAnswersResourceExhaustedAtOnce) {
+  auto db = TestDatabase::Create("api_full");
+  std::string dir = TempDir();
+  auto service = ServiceProcess::Start({.binary = MM_SERVER_BINARY,
+                                        .env = {{"MM_DATABASE_URL", db->url()},
+                                                {"MM_HUUDIS_SECRETS", kSecret},
+                                                {"MM_CALLERS_FILE", WriteScopedCallers(dir)},
+                                                {"MM_DB_READ_THREADS", "1"},
+                                                {"MM_DB_READ_QUEUE", "1"}}});
+  // Hold a lock that GetUser's read waits on: the one worker blocks, one call queues behind it.
+  pqxx::connection locker(db->url());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+  auto users = v1::UserService::NewStub(grpc::CreateChannel(service->grpc_target(), grpc::InsecureChannelCredentials()));
+  std::vector<std::thread> blocked;
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 2; ++i) {
+    blocked.emplace_back([&] {
+      v1::GetUserRequest r;
+      r.set_user_id("usr_any");
+      v1::User o;
+      grpc::ClientContext c;
+      c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      c.AddMetadata("authorization", "Bearer " + ScopeTokens().at("users:read"));
+      users->GetUser(&c, r, &o);
+      finished.fetch_add(1);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  v1::GetUserRequest r;
+  r.set_user_id("usr_any");
+  v1::User o;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  c.AddMetadata("authorization", "Bearer " + ScopeTokens().at("users:read"));
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(users->GetUser(&c, r, &o).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << "refused at once";
+  lock.abort();
+  for (auto& t : blocked) t.join();
+  EXPECT_EQ(finished.load(), 2);
+}
+
+}  // namespace
+}  // namespace mm::testing
