@@ -1,0 +1,140 @@
+// Benchmark: GetSeatCount on a 100,000-member workspace, over gRPC against the real service,
+// side by side with the baseline a naive implementation would run — counting the workspace's
+// memberships with a scan (SELECT role, count(*) ... GROUP BY role) — on the same database in
+// the same run. Prints p50/p99 of both and the ratio.
+//
+// Usage: seat_count_bench [members=100000] [calls=2000]   (needs MM_TEST_DATABASE_URL)
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <pqxx/pqxx>
+
+#include "common/crypto.h"
+#include "domain/events.h"
+#include "membership/v1/membership.grpc.pb.h"
+#include "service_process.h"
+#include "store/pg_event_store.h"
+#include "test_database.h"
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+struct Stats {
+  double p50_ms = 0, p99_ms = 0, mean_ms = 0;
+};
+
+Stats Summarize(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  Stats s;
+  s.p50_ms = ms[ms.size() / 2];
+  s.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  for (double v : ms) s.mean_ms += v / static_cast<double>(ms.size());
+  return s;
+}
+
+template <typename Fn>
+std::vector<double> Time(int calls, Fn fn) {
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(calls));
+  for (int i = 0; i < calls; ++i) {
+    auto start = Steady::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - start).count());
+  }
+  return ms;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mm;
+  const int members = argc > 1 ? std::stoi(argv[1]) : 100000;
+  const int calls = argc > 2 ? std::stoi(argv[2]) : 2000;
+  auto db = testing::TestDatabase::Create("bench_seats");
+
+  // Load through the real write path (group-commit batches of 1,000 member_added events).
+  auto load_start = Steady::now();
+  store::PgEventStore store(db->url());
+  const char* roles[] = {"owner", "admin", "member", "member", "member"};
+  std::vector<domain::ProviderEvent> batch;
+  for (int i = 0; i < members; ++i) {
+    domain::ProviderEvent e;
+    e.event_id = "evt_bench_" + std::to_string(i);
+    e.event_type = "huudis.account.member_added.v1";
+    e.fact_time = e.received_at = FromUnixSeconds(1780000000 + i);
+    e.raw_body = "{}";
+    domain::NormalizedEvent n;
+    n.kind = domain::EventKind::kMemberAdded;
+    n.account_id = "acc_big";
+    n.user_id = "usr_bench_" + std::to_string(i);
+    n.role = roles[i % 5];
+    n.fact_time = e.fact_time;
+    e.events.push_back(std::move(n));
+    batch.push_back(std::move(e));
+    if (batch.size() == 1000 || i == members - 1) {
+      std::vector<const domain::ProviderEvent*> ptrs;
+      for (const auto& p : batch) ptrs.push_back(&p);
+      auto r = store.ApplyBatch(ptrs);
+      if (!r.ok()) {
+        std::fprintf(stderr, "load failed: %s\n", std::string(r.status().message()).c_str());
+        return 1;
+      }
+      batch.clear();
+    }
+  }
+  double load_s = std::chrono::duration<double>(Steady::now() - load_start).count();
+  db->Query("VACUUM ANALYZE");
+
+  std::string dir = "/tmp/mm-bench-" + std::to_string(getpid());
+  std::system(("mkdir -p " + dir).c_str());
+  std::string callers = dir + "/callers.json";
+  std::FILE* f = std::fopen(callers.c_str(), "w");
+  std::fprintf(f, R"([{"name":"bench","token_sha256":"%s","scopes":["seats:read"]}])",
+               HexEncode(Sha256("bench")).c_str());
+  std::fclose(f);
+  auto service = testing::ServiceProcess::Start(
+      {.binary = MM_SERVER_BINARY,
+       .env = {{"MM_DATABASE_URL", db->url()}, {"MM_CALLERS_FILE", callers}}});
+  auto stub = membership::v1::SeatService::NewStub(
+      grpc::CreateChannel(service->grpc_target(), grpc::InsecureChannelCredentials()));
+
+  int64_t total = 0;
+  auto rpc = [&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer bench");
+    membership::v1::GetSeatCountRequest req;
+    req.set_account_id("acc_big");
+    membership::v1::SeatCount out;
+    if (!stub->GetSeatCount(&ctx, req, &out).ok()) std::abort();
+    total = out.total();
+  };
+  Time(200, rpc);  // warm-up: connections, prepared statements, caches
+  Stats seat = Summarize(Time(calls, rpc));
+
+  pqxx::connection conn(db->url());
+  conn.prepare("naive", "SELECT role, count(*) FROM memberships WHERE account_id = $1 AND present GROUP BY role");
+  auto naive = [&] {
+    pqxx::nontransaction txn(conn);
+    txn.exec_prepared("naive", std::string("acc_big"));
+  };
+  Time(20, naive);
+  Stats scan = Summarize(Time(std::max(50, calls / 20), naive));
+
+  std::printf("members=%d loaded_in_s=%.1f total_reported=%lld calls=%d\n", members, load_s,
+              static_cast<long long>(total), calls);
+  std::printf("%-44s %10s %10s %10s\n", "", "p50 ms", "p99 ms", "mean ms");
+  std::printf("%-44s %10.3f %10.3f %10.3f\n", "GetSeatCount over gRPC (maintained counts)", seat.p50_ms,
+              seat.p99_ms, seat.mean_ms);
+  std::printf("%-44s %10.3f %10.3f %10.3f\n", "baseline: COUNT(*) scan, direct SQL", scan.p50_ms, scan.p99_ms,
+              scan.mean_ms);
+  std::printf("ratio (baseline / GetSeatCount) p50: %.1fx  p99: %.1fx\n", scan.p50_ms / seat.p50_ms,
+              scan.p99_ms / seat.p99_ms);
+  std::system(("rm -rf " + dir).c_str());
+  return total == members ? 0 : 1;
+}
