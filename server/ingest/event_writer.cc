@@ -110,6 +110,10 @@ void EventWriter::CommitBatch(std::vector<Pending>& batch) {
     return;
   }
   if (!healthy_.exchange(true)) log::Info("event writer recovered: database reachable again");
+  if (!results->empty()) {
+    uint64_t seq = results->back().sequence;  // every result of a batch carries its last sequence
+    if (seq > last_sequence_.load()) last_sequence_.store(seq);  // only this thread writes it
+  }
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done((*results)[i]);
 }
 

@@ -56,6 +56,8 @@ class EventWriter {
   // False between a failed commit and the next successful one (readiness, metrics).
   bool healthy() const { return healthy_.load(); }
   size_t queued() const;
+  // Highest change-log sequence a batch of this writer committed (0 before the first).
+  uint64_t last_committed_sequence() const { return last_sequence_.load(); }
 
  private:
   struct Pending {
@@ -74,6 +76,7 @@ class EventWriter {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point backoff_until_{};
   std::atomic<bool> healthy_{true};
+  std::atomic<uint64_t> last_sequence_{0};
   std::thread thread_;
 };
 

@@ -50,6 +50,26 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            .Help("Open HTTP connections")
                            .Register(*registry_)
                            .Add({});
+  dead_letters_ = &prometheus::BuildCounter()
+                      .Name("mm_dead_letters_total")
+                      .Help("Authentic events stored as dead letters (could not be applied)")
+                      .Register(*registry_)
+                      .Add({});
+  changelog_lag_ = &prometheus::BuildGauge()
+                        .Name("mm_changelog_lag_sequences")
+                        .Help("Sequences this replica committed that its cache has not applied yet")
+                        .Register(*registry_)
+                        .Add({});
+  db_pool_in_use_ = &prometheus::BuildGauge()
+                         .Name("mm_db_pool_in_use")
+                         .Help("Database read workers busy with a request")
+                         .Register(*registry_)
+                         .Add({});
+  db_pool_queued_ = &prometheus::BuildGauge()
+                         .Name("mm_db_pool_queued")
+                         .Help("Database read requests waiting for a worker")
+                         .Register(*registry_)
+                         .Add({});
 }
 
 void Metrics::WebhookAnswered(std::string_view provider, std::string_view type,
@@ -57,6 +77,7 @@ void Metrics::WebhookAnswered(std::string_view provider, std::string_view type,
   webhook_requests_
       ->Add({{"provider", std::string(provider)}, {"type", std::string(type)}, {"status", std::string(status)}})
       .Increment();
+  if (status == "dead_lettered") dead_letters_->Increment();
 }
 
 void Metrics::GrpcAnswered(std::string_view method, std::string_view code, double seconds) {

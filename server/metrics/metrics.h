@@ -19,7 +19,8 @@ class Metrics {
   Metrics();
 
   // Webhook/operator HTTP answers: provider ("huudis", ...), type (event type or "-"), status
-  // ("applied", "duplicate", ..., or an HTTP error class such as "401").
+  // ("applied", "duplicate", ..., or an HTTP error class such as "401"). A "dead_lettered"
+  // answer also counts in mm_dead_letters_total.
   void WebhookAnswered(std::string_view provider, std::string_view type, std::string_view status);
   void GrpcAnswered(std::string_view method, std::string_view code, double seconds);
   void BatchCommitted(size_t events, double seconds, bool ok);
@@ -28,6 +29,10 @@ class Metrics {
   prometheus::Gauge& cache_sequence() { return *cache_sequence_; }
   prometheus::Gauge& writer_queue() { return *writer_queue_; }
   prometheus::Gauge& http_connections() { return *http_connections_; }
+  // Highest sequence this replica's writer committed minus the one its cache applied.
+  prometheus::Gauge& changelog_lag() { return *changelog_lag_; }
+  prometheus::Gauge& db_pool_in_use() { return *db_pool_in_use_; }
+  prometheus::Gauge& db_pool_queued() { return *db_pool_queued_; }
 
   // Prometheus text exposition format 0.0.4.
   std::string Serialize() const;
@@ -44,6 +49,10 @@ class Metrics {
   prometheus::Gauge* cache_sequence_;
   prometheus::Gauge* writer_queue_;
   prometheus::Gauge* http_connections_;
+  prometheus::Counter* dead_letters_;
+  prometheus::Gauge* changelog_lag_;
+  prometheus::Gauge* db_pool_in_use_;
+  prometheus::Gauge* db_pool_queued_;
 };
 
 }  // namespace mm::metrics

@@ -43,7 +43,9 @@ void ReadPool::Run(ReadStore& store) {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
+    in_use_.fetch_add(1);
     task(store);
+    in_use_.fetch_sub(1);
   }
 }
 

@@ -4,6 +4,7 @@
 // queue is bounded so that a slow or dead database sheds load instead of piling up requests:
 // TrySubmit refuses at once when it is full (the RPC answers RESOURCE_EXHAUSTED).
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -29,6 +30,7 @@ class ReadPool {
   // Runs what is queued, then joins the workers.
   void Stop();
   size_t queued() const;
+  int in_use() const { return in_use_.load(); }  // workers running a task now
 
  private:
   void Run(ReadStore& store);
@@ -38,6 +40,7 @@ class ReadPool {
   std::condition_variable wake_;
   std::deque<Task> queue_;
   bool stopping_ = false;
+  std::atomic<int> in_use_{0};
   std::vector<std::unique_ptr<ReadStore>> stores_;
   std::vector<std::thread> threads_;
 };
