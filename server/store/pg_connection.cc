@@ -9,6 +9,12 @@ absl::Status StatusFromException(const std::exception& e) {
     // The commit may or may not have happened; the provider will retry and dedup settles it.
     return absl::UnavailableError(std::string("commit outcome unknown: ") + e.what());
   }
+  // libpqxx 6.4 throws these for SQLSTATE 40001 / 40P01; they derive from
+  // transaction_rollback, not from sql_error, so the sqlstate check below never sees them.
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
+    return absl::AbortedError(std::string("transaction conflict: ") + e.what());
+  }
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return absl::UnavailableError(std::string("database connection: ") + e.what());
   }

@@ -1,0 +1,498 @@
+// PgEventStore against the real PostgreSQL: the convergence rules of DESIGN §2 end to end,
+// dedup, what is stored for every delivery, sequences, seat counts, the in-memory reference
+// over a random history, and connection loss. Every test ends with ExpectStoreInvariants.
+
+#include "store/pg_event_store.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "pg_event_builders.h"
+#include "store/in_memory_event_store.h"
+#include "store/pg_change_feed.h"
+
+namespace mm::testing {
+namespace {
+
+using domain::SeatTable;
+using domain::UserState;
+
+constexpr char kStoreApp[] = "mm_store_under_test";
+
+class PgEventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = TestDatabase::Create("store");
+    sql_ = std::make_unique<SqlSession>(*db_);
+    // Named, so that tests can find (and kill) the store's backend.
+    store_ = std::make_unique<store::PgEventStore>(db_->url() + "?application_name=" + kStoreApp);
+    absl::Status connected = store_->Connect();
+    ASSERT_TRUE(connected.ok()) << connected;
+  }
+
+  void TearDown() override {
+    if (sql_ != nullptr) ExpectStoreInvariants(*sql_);
+  }
+
+  Outcome Apply(const ProviderEvent& event) { return MustApplyOne(*store_, event); }
+
+  domain::UserRecord User(const std::string& id) const { return ReadState(*sql_).users.at(id); }
+  domain::MembershipRecord Membership(const std::string& account, const std::string& user) const {
+    return ReadState(*sql_).memberships.at({account, user});
+  }
+  std::string Sql(const std::string& sql) const { return sql_->Scalar(sql); }
+  uint64_t Head() const { return std::stoull(Sql("SELECT last_sequence FROM change_log_head")); }
+  std::string StoredOutcome(const std::string& event_id) const {
+    return Sql("SELECT outcome FROM provider_events WHERE event_id = '" + event_id + "'");
+  }
+  std::string StoreBackendPid() const {
+    return Sql(std::string("SELECT pid FROM pg_stat_activity WHERE application_name = '") +
+               kStoreApp + "' AND datname = current_database()");
+  }
+  void TerminateBackend(const std::string& pid) const {
+    ASSERT_EQ(Sql("SELECT pg_terminate_backend(" + pid + ", 5000)"), "t");
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<SqlSession> sql_;
+  std::unique_ptr<store::PgEventStore> store_;
+};
+
+// ---- Users: disable, enable, stale, ties, sessions, deletion. ----
+
+TEST_F(PgEventStoreTest, DisableRecordsReasonActorAndRevokesSessions) {
+  EXPECT_EQ(Apply(UserCreated("c1", "u1", At(1), "u1@example.com", "Ann")), Outcome::kApplied);
+  EXPECT_EQ(Apply(UserDisabled("d1", "u1", At(10), "compromised", "admin-7")), Outcome::kApplied);
+
+  EXPECT_EQ(Sql("SELECT state FROM users WHERE user_id = 'u1'"), "disabled");
+  EXPECT_EQ(Sql("SELECT disabled_reason FROM users WHERE user_id = 'u1'"), "compromised");
+  EXPECT_EQ(Sql("SELECT extract(epoch FROM sessions_valid_after)::bigint FROM users"),
+            std::to_string(kBaseUnixSeconds + 10));
+  domain::UserRecord u = User("u1");
+  EXPECT_EQ(u.state, UserState::kDisabled);
+  EXPECT_EQ(u.disabled_at, At(10));
+  EXPECT_EQ(u.disabled_by, "admin-7");
+  EXPECT_EQ(u.sessions_valid_after, At(10));
+  ASSERT_TRUE(u.state_version.has_value());
+  EXPECT_EQ(u.state_version->event_id, "d1");
+  EXPECT_EQ(u.state_event_type, "test.UserDisabled");
+  EXPECT_EQ(u.email.value, "u1@example.com");
+}
+
+TEST_F(PgEventStoreTest, EnableClearsReasonButSessionsStayRevoked) {
+  Apply(UserDisabled("d1", "u1", At(10), "compromised"));
+  EXPECT_EQ(Apply(UserEnabled("e1", "u1", At(20), "admin")), Outcome::kApplied);
+
+  EXPECT_EQ(Sql("SELECT state FROM users WHERE user_id = 'u1'"), "active");
+  EXPECT_EQ(Sql("SELECT disabled_reason IS NULL FROM users WHERE user_id = 'u1'"), "t");
+  domain::UserRecord u = User("u1");
+  EXPECT_EQ(u.enabled_at, At(20));
+  EXPECT_EQ(u.disabled_at, std::nullopt);
+  EXPECT_EQ(u.sessions_valid_after, At(10));  // re-enabling does not lower it
+}
+
+TEST_F(PgEventStoreTest, OlderEventIsStaleAndChangesNothing) {
+  Apply(UserDisabled("d1", "u1", At(20), "compromised"));
+  const std::string record = Sql("SELECT record::text FROM users WHERE user_id = 'u1'");
+  const uint64_t head = Head();
+
+  auto results = MustApply(*store_, {UserEnabled("e1", "u1", At(10))});
+  EXPECT_EQ(results[0].outcome, Outcome::kStale);
+  EXPECT_EQ(results[0].sequence, head);
+  EXPECT_EQ(Sql("SELECT record::text FROM users WHERE user_id = 'u1'"), record);
+  EXPECT_EQ(Head(), head) << "a stale event appended a change";
+  EXPECT_EQ(StoredOutcome("e1"), "stale");
+}
+
+TEST_F(PgEventStoreTest, StaleDisableStillRaisesSessionsValidAfter) {
+  Apply(UserDisabled("d1", "u1", At(30)));
+  Apply(UserEnabled("e1", "u1", At(40)));
+  EXPECT_EQ(Apply(UserDisabled("d0", "u1", At(35), "late")), Outcome::kStale);
+
+  domain::UserRecord u = User("u1");
+  EXPECT_EQ(u.state, UserState::kActive);
+  EXPECT_EQ(u.disabled_reason, std::nullopt);
+  EXPECT_EQ(u.sessions_valid_after, At(35));
+  // An older disable does not lower it again.
+  EXPECT_EQ(Apply(UserDisabled("d-old", "u1", At(5))), Outcome::kStale);
+  EXPECT_EQ(User("u1").sessions_valid_after, At(35));
+}
+
+TEST_F(PgEventStoreTest, TieOnFactTimeGoesToTheGreaterEventId) {
+  // Same fact time: "b-disable" > "a-enable" in byte order, whatever the arrival order.
+  EXPECT_EQ(Apply(UserEnabled("a-enable", "first", At(10))), Outcome::kApplied);
+  EXPECT_EQ(Apply(UserDisabled("b-disable", "first", At(10))), Outcome::kApplied);
+  EXPECT_EQ(Apply(UserDisabled("b-disable2", "second", At(10))), Outcome::kApplied);
+  EXPECT_EQ(Apply(UserEnabled("a-enable2", "second", At(10))), Outcome::kStale);
+
+  EXPECT_EQ(Sql("SELECT string_agg(user_id || ':' || state, ',' ORDER BY user_id) FROM users"),
+            "first:disabled,second:disabled");
+}
+
+TEST_F(PgEventStoreTest, DeletedUserStaysDeletedAgainstOlderEvents) {
+  EXPECT_EQ(Apply(UserDeleted("del", "u1", At(20))), Outcome::kApplied);
+  EXPECT_EQ(Apply(UserEnabled("en", "u1", At(10))), Outcome::kStale);
+  EXPECT_EQ(Apply(UserDisabled("dis", "u1", At(15))), Outcome::kStale);
+
+  EXPECT_EQ(Sql("SELECT state FROM users WHERE user_id = 'u1'"), "deleted");
+  domain::UserRecord u = User("u1");
+  EXPECT_EQ(u.deleted_at, At(20));
+  EXPECT_EQ(u.sessions_valid_after, At(15));  // the stale disable still revokes sessions
+  // A newer enable does win over the deletion (newer wins, per fact).
+  EXPECT_EQ(Apply(UserEnabled("en2", "u1", At(30))), Outcome::kApplied);
+  EXPECT_EQ(Sql("SELECT state FROM users WHERE user_id = 'u1'"), "active");
+}
+
+TEST_F(PgEventStoreTest, AnyEventNamingAUserMakesItKnown) {
+  EXPECT_EQ(Apply(MemberRemoved("r1", "acct", "ghost", At(5))), Outcome::kApplied);
+  EXPECT_EQ(Sql("SELECT state FROM users WHERE user_id = 'ghost'"), "active");
+  EXPECT_EQ(Sql("SELECT count(*) FROM accounts WHERE account_id = 'acct'"), "1");
+}
+
+// ---- Memberships: tombstones, role change before add, several facts in one delivery. ----
+
+TEST_F(PgEventStoreTest, RemovalTombstoneBlocksALateOlderAdd) {
+  EXPECT_EQ(Apply(MemberRemoved("rm", "acct", "u1", At(20), "owner-1")), Outcome::kApplied);
+  EXPECT_EQ(Apply(MemberAdded("add", "acct", "u1", At(10), "admin")), Outcome::kStale);
+
+  EXPECT_EQ(Sql("SELECT present FROM memberships WHERE account_id = 'acct' AND user_id = 'u1'"), "f");
+  domain::MembershipRecord m = Membership("acct", "u1");
+  EXPECT_EQ(m.removed_at, At(20));
+  EXPECT_EQ(m.removed_by, "owner-1");
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_counts"), "0");
+}
+
+TEST_F(PgEventStoreTest, RoleChangeBeforeAddImpliesPresenceAndKeepsJoinDetails) {
+  EXPECT_EQ(Apply(MemberRoleChanged("rc", "acct", "u1", At(20), "admin")), Outcome::kApplied);
+  ProviderEvent add = MemberAdded("add", "acct", "u1", At(10), "member");
+  add.events[0].added_via = "invite";
+  add.events[0].actor = "owner-1";
+  EXPECT_EQ(Apply(add), Outcome::kStale);
+
+  EXPECT_EQ(Sql("SELECT present || ':' || role FROM memberships WHERE user_id = 'u1'"),
+            "true:admin");
+  domain::MembershipRecord m = Membership("acct", "u1");
+  EXPECT_EQ(m.joined_at, At(10));
+  EXPECT_EQ(m.added_via, "invite");
+  EXPECT_EQ(m.added_by, "owner-1");
+  EXPECT_EQ(ReadSeats(*sql_), (SeatTable{{{"acct", "admin"}, {1, 1}}}));
+}
+
+TEST_F(PgEventStoreTest, FactsOfOneDeliveryAreAppliedTogether) {
+  ProviderEvent pe = MemberAdded("multi", "acct", "u1", At(10), "owner");
+  pe.events[0].account_name = "Acme";
+  pe.events.push_back(UserCreated("multi", "u1", At(10), "u1@example.com").events[0]);
+  pe.events.push_back(UserDisabled("multi", "u2", At(10), "why").events[0]);
+  EXPECT_EQ(Apply(pe), Outcome::kApplied);
+
+  domain::StateSet state = ReadState(*sql_);
+  EXPECT_EQ(state.accounts.at("acct").name.value, "Acme");
+  EXPECT_EQ(state.users.at("u1").email.value, "u1@example.com");
+  EXPECT_EQ(state.users.at("u2").state, UserState::kDisabled);
+  EXPECT_TRUE(state.memberships.at({"acct", "u1"}).present);
+  EXPECT_EQ(Sql("SELECT count(*) FROM provider_events"), "1");
+}
+
+// ---- Seat counts (DESIGN §2 rule 6), maintained incrementally by the store. ----
+
+TEST_F(PgEventStoreTest, SeatCountsFollowAddsRoleChangesAndRemovals) {
+  MustApply(*store_, {MemberAdded("a1", "acct", "u1", At(1), "member"),
+                      MemberAdded("a2", "acct", "u2", At(1), "member"),
+                      MemberAdded("a3", "acct", "u3", At(1), "admin")});
+  EXPECT_EQ(ReadSeats(*sql_),
+            (SeatTable{{{"acct", "admin"}, {1, 1}}, {{"acct", "member"}, {2, 2}}}));
+
+  EXPECT_EQ(Apply(MemberRoleChanged("rc", "acct", "u1", At(2), "admin")), Outcome::kApplied);
+  EXPECT_EQ(ReadSeats(*sql_),
+            (SeatTable{{{"acct", "admin"}, {2, 2}}, {{"acct", "member"}, {1, 1}}}));
+
+  EXPECT_EQ(Apply(MemberRemoved("rm", "acct", "u2", At(3))), Outcome::kApplied);
+  EXPECT_EQ(Sql("SELECT present FROM memberships WHERE user_id = 'u2'"), "f");
+  EXPECT_EQ(ReadSeats(*sql_), (SeatTable{{{"acct", "admin"}, {2, 2}}}));
+}
+
+TEST_F(PgEventStoreTest, DisabledAndDeletedMembersAreNotBillable) {
+  MustApply(*store_, {MemberAdded("a1", "acct", "u1", At(1)), MemberAdded("a2", "acct", "u2", At(1)),
+                      MemberAdded("a3", "other", "u1", At(1), "owner")});
+
+  EXPECT_EQ(Apply(UserDisabled("d1", "u1", At(5))), Outcome::kApplied);
+  EXPECT_EQ(ReadSeats(*sql_),
+            (SeatTable{{{"acct", "member"}, {2, 1}}, {{"other", "owner"}, {1, 0}}}));
+
+  EXPECT_EQ(Apply(UserDeleted("x2", "u2", At(5))), Outcome::kApplied);
+  EXPECT_EQ(ReadSeats(*sql_),
+            (SeatTable{{{"acct", "member"}, {2, 0}}, {{"other", "owner"}, {1, 0}}}));
+
+  EXPECT_EQ(Apply(UserEnabled("e1", "u1", At(6))), Outcome::kApplied);
+  EXPECT_EQ(ReadSeats(*sql_),
+            (SeatTable{{{"acct", "member"}, {2, 1}}, {{"other", "owner"}, {1, 1}}}));
+}
+
+// ---- Dedup (DESIGN §2 rule 1). ----
+
+TEST_F(PgEventStoreTest, DuplicateAcrossBatchesIsStoredOnceAndChangesNothing) {
+  const ProviderEvent e = UserDisabled("d1", "u1", At(10), "first");
+  auto first = MustApply(*store_, {e});
+  ASSERT_EQ(first[0].outcome, Outcome::kApplied);
+  const uint64_t head = Head();
+
+  auto second = MustApply(*store_, {e});
+  EXPECT_EQ(second[0].outcome, Outcome::kDuplicate);
+  EXPECT_GE(second[0].sequence, first[0].sequence);
+  EXPECT_EQ(Head(), head);
+  EXPECT_EQ(Sql("SELECT count(*) FROM provider_events"), "1");
+  EXPECT_EQ(StoredOutcome("d1"), "applied");
+}
+
+TEST_F(PgEventStoreTest, DuplicateWithinOneBatchIsStoredOnce) {
+  const ProviderEvent e = UserDisabled("d1", "u1", At(10));
+  ProviderEvent same_id_other_provider = UserEnabled("d1", "u2", At(10));
+  same_id_other_provider.provider = Provider::kFusionAuth;
+
+  auto results = MustApply(*store_, {e, e, same_id_other_provider, e});
+  EXPECT_EQ(results[0].outcome, Outcome::kApplied);
+  EXPECT_EQ(results[1].outcome, Outcome::kDuplicate);
+  EXPECT_EQ(results[2].outcome, Outcome::kApplied) << "dedup is on (provider, event id)";
+  EXPECT_EQ(results[3].outcome, Outcome::kDuplicate);
+  EXPECT_EQ(Sql("SELECT string_agg(provider || '/' || event_id, ',' ORDER BY provider)"
+                " FROM provider_events"),
+            "fusionauth/d1,huudis/d1");
+}
+
+// ---- Ignored and dead-lettered deliveries: stored byte-exact, change no state. ----
+
+TEST_F(PgEventStoreTest, IgnoredAndDeadLetteredAreStoredExactlyAndChangeNoState) {
+  const std::string tricky =
+      "{\"name\":\"Zoë \\\"the\\\" ✓ 🚀\",\"path\":\"C:\\\\dir\\\\file\",\"set\":\"{a,b}\","
+      "\"quote\":'\"'}\n\r\t end";
+  const std::vector<ProviderEvent> batch = {
+      Ignored("ign", tricky),
+      DeadLetter("dl", tricky + " (dead)", "data.disabledAt is not a time: \"yesterday\" \\ ✗"),
+      Ignored("null-word", "NULL"),
+      Ignored("empty", ""),
+  };
+  auto results = MustApply(*store_, batch);
+  EXPECT_EQ(results[0].outcome, Outcome::kIgnored);
+  EXPECT_EQ(results[1].outcome, Outcome::kDeadLettered);
+  EXPECT_EQ(results[2].outcome, Outcome::kIgnored);
+
+  EXPECT_EQ(Sql("SELECT raw_body FROM provider_events WHERE event_id = 'ign'"), tricky);
+  EXPECT_EQ(Sql("SELECT raw_body FROM provider_events WHERE event_id = 'dl'"), tricky + " (dead)");
+  EXPECT_EQ(Sql("SELECT raw_body IS NOT NULL AND raw_body = 'NULL' FROM provider_events"
+                " WHERE event_id = 'null-word'"),
+            "t");
+  EXPECT_EQ(Sql("SELECT raw_body = '' FROM provider_events WHERE event_id = 'empty'"), "t");
+  EXPECT_EQ(StoredOutcome("ign"), "ignored");
+  EXPECT_EQ(StoredOutcome("dl"), "dead_lettered");
+  EXPECT_EQ(Sql("SELECT reason FROM dead_letters WHERE event_id = 'dl'"),
+            "data.disabledAt is not a time: \"yesterday\" \\ ✗");
+  EXPECT_EQ(Sql("SELECT event_type || ' ' || extract(epoch FROM fact_time)::bigint || ' '"
+                " || extract(epoch FROM received_at)::bigint FROM provider_events"
+                " WHERE event_id = 'ign'"),
+            "test.unused.type " + std::to_string(kBaseUnixSeconds) + " " +
+                std::to_string(kBaseUnixSeconds + 1));
+
+  // A dead letter names a user in no normalized event; nothing of state is touched.
+  EXPECT_EQ(Sql("SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM accounts)"
+                " + (SELECT count(*) FROM memberships) + (SELECT count(*) FROM change_log)"),
+            "0");
+  EXPECT_EQ(Head(), 0u);
+  // Redelivered: duplicates, still stored once.
+  EXPECT_EQ(MustApply(*store_, batch)[1].outcome, Outcome::kDuplicate);
+  EXPECT_EQ(Sql("SELECT count(*) FROM dead_letters"), "1");
+}
+
+TEST_F(PgEventStoreTest, AppliedEventsKeepTheirRawBodyExactly) {
+  ProviderEvent e = UserCreated("c1", "u1", At(1), "ünï@example.com");
+  e.raw_body = "{\"user\":\"ünï\",\"q\":\"\\\"\",\"b\":\"\\\\\"}";
+  Apply(e);
+  EXPECT_EQ(Sql("SELECT raw_body FROM provider_events WHERE event_id = 'c1'"), e.raw_body);
+  EXPECT_EQ(User("u1").email.value, "ünï@example.com");
+}
+
+// ---- Sequences: every result says where its effect is visible. ----
+
+TEST_F(PgEventStoreTest, ResultsCarryTheSequenceAtWhichTheyAreVisible) {
+  auto first = MustApply(*store_, {UserCreated("c1", "u1", At(1)), UserDisabled("d2", "u2", At(5)),
+                                   AccountCreated("a1", "acct", At(1), "Acme")});
+  EXPECT_EQ(Head(), 3u);
+  for (const ApplyResult& r : first) EXPECT_EQ(r.sequence, 3u);
+  EXPECT_EQ(Sql("SELECT string_agg(DISTINCT sequence::text, ',') FROM provider_events"), "3");
+
+  auto nothing = MustApply(*store_, {UserEnabled("e-old", "u2", At(1)), Ignored("i", "{}"),
+                                     UserCreated("c1", "u1", At(1))});
+  EXPECT_EQ(nothing[0].outcome, Outcome::kStale);
+  EXPECT_EQ(nothing[2].outcome, Outcome::kDuplicate);
+  for (const ApplyResult& r : nothing) EXPECT_EQ(r.sequence, 3u);
+
+  auto third = MustApply(*store_, {UserEnabled("e-new", "u2", At(9))});
+  EXPECT_EQ(third[0].sequence, 4u);
+  EXPECT_EQ(Head(), 4u);
+  // Visible at that sequence: the change feed up to it holds u2's new state.
+  store::PgChangeFeed feed(db_->url());
+  auto changes = ReadAllChanges(feed);
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes.back().sequence, third[0].sequence);
+  EXPECT_EQ(ReplayChanges(changes).users.at("u2").state, UserState::kActive);
+  EXPECT_EQ(ReplayChanges({changes.begin(), changes.begin() + 3}).users.at("u2").state,
+            UserState::kDisabled);
+}
+
+TEST_F(PgEventStoreTest, EmptyBatchCommitsNothing) {
+  auto results = MustApply(*store_, {});
+  EXPECT_TRUE(results.empty());
+  EXPECT_EQ(Head(), 0u);
+  EXPECT_EQ(Sql("SELECT count(*) FROM provider_events"), "0");
+}
+
+// ---- The in-memory reference over a random history (DESIGN §2 guarantee). ----
+
+TEST_F(PgEventStoreTest, RandomHistoryMatchesTheInMemoryReference) {
+  const std::vector<ProviderEvent> history = RandomHistory(20260528, HistoryShape{});
+  store::InMemoryEventStore reference;
+  int batch_number = 0;
+  for (const auto& batch : SplitIntoBatches(history, 7, 64)) {
+    auto want = MustApply(reference, batch);
+    auto got = ApplyEvents(*store_, batch);
+    ASSERT_TRUE(got.ok()) << "batch " << batch_number << " of " << batch.size() << " events: "
+                          << got.status();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      EXPECT_EQ((*got)[i].outcome, want[i].outcome) << ProviderName(batch[i].provider) << "/"
+                                                    << batch[i].event_id;
+      EXPECT_EQ((*got)[i].sequence, want[i].sequence) << batch[i].event_id;
+    }
+    ++batch_number;
+  }
+
+  const domain::StateSet expected = reference.State();
+  ExpectSameState(expected, ReadState(*sql_), "PostgreSQL vs in-memory");
+  EXPECT_EQ(ReadSeats(*sql_), domain::CountSeats(expected));
+  EXPECT_GT(expected.memberships.size(), 100u) << "the history should exercise memberships";
+
+  // The change logs agree row by row.
+  store::PgChangeFeed feed(db_->url());
+  const auto want_log = ReadAllChanges(reference), got_log = ReadAllChanges(feed, 0, 333);
+  ASSERT_EQ(got_log.size(), want_log.size());
+  for (size_t i = 0; i < want_log.size(); ++i) {
+    EXPECT_EQ(got_log[i].sequence, want_log[i].sequence);
+    EXPECT_EQ(got_log[i].entity, want_log[i].entity) << "sequence " << want_log[i].sequence;
+    EXPECT_EQ(CanonicalRecord(got_log[i]), CanonicalRecord(want_log[i]))
+        << "sequence " << want_log[i].sequence;
+  }
+
+  // Every delivery stored once, with the reference's outcome and its exact body.
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> stored;
+  for (const auto& row : sql_->Query("SELECT provider, event_id, outcome, raw_body FROM provider_events")) {
+    stored[{row[0].as<std::string>(), row[1].as<std::string>()}] = {row[2].as<std::string>(),
+                                                                    row[3].as<std::string>()};
+  }
+  std::set<std::pair<std::string, std::string>> distinct;
+  for (const ProviderEvent& e : history) {
+    std::pair<std::string, std::string> key{std::string(ProviderName(e.provider)), e.event_id};
+    distinct.insert(key);
+    auto it = stored.find(key);
+    ASSERT_NE(it, stored.end()) << key.first << "/" << key.second << " not stored";
+    EXPECT_EQ(it->second.first, OutcomeName(*reference.StoredOutcome(e.provider, e.event_id)));
+    EXPECT_EQ(it->second.second, e.raw_body);
+  }
+  EXPECT_EQ(stored.size(), distinct.size());
+  EXPECT_LT(distinct.size(), history.size()) << "the history should hold redeliveries";
+}
+
+// Two replicas receive the same deliveries in different orders and batches, concurrently:
+// each delivery is applied by exactly one of them, and the result is the reference state.
+TEST_F(PgEventStoreTest, ConcurrentReplicasDeduplicateAndConverge) {
+  HistoryShape shape;
+  shape.events = 400;
+  shape.users = 20;
+  shape.accounts = 4;
+  shape.duplicate_percent = 0;
+  const std::vector<ProviderEvent> history = RandomHistory(99, shape);
+  std::vector<ProviderEvent> reversed(history.rbegin(), history.rend());
+  store::PgEventStore other(db_->url());
+
+  std::map<std::pair<Provider, std::string>, int> applied_by;
+  std::mutex mu;
+  auto replica = [&](store::EventStore& store, const std::vector<ProviderEvent>& events,
+                     uint32_t seed) {
+    for (const auto& batch : SplitIntoBatches(events, seed, 8)) {
+      auto results = ApplyEvents(store, batch);
+      ASSERT_TRUE(results.ok()) << results.status();
+      std::lock_guard lock(mu);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        int& count = applied_by[{batch[i].provider, batch[i].event_id}];
+        if ((*results)[i].outcome != Outcome::kDuplicate) ++count;
+      }
+    }
+  };
+  std::thread a([&] { replica(*store_, history, 1); });
+  std::thread b([&] { replica(other, reversed, 2); });
+  a.join();
+  b.join();
+
+  ASSERT_EQ(applied_by.size(), history.size());
+  for (const auto& [key, count] : applied_by) {
+    EXPECT_EQ(count, 1) << key.second << " processed (not as duplicate) " << count << " times";
+  }
+  store::InMemoryEventStore reference;
+  MustApply(reference, history);
+  ExpectSameState(reference.State(), ReadState(*sql_), "replicas vs reference");
+}
+
+// ---- Connection loss: UNAVAILABLE, nothing committed, then a reconnect. ----
+
+TEST_F(PgEventStoreTest, DeadConnectionBetweenBatchesIsUnavailableThenReconnects) {
+  Apply(UserCreated("c1", "u1", At(1)));
+  TerminateBackend(StoreBackendPid());
+
+  const std::vector<ProviderEvent> batch = {UserDisabled("d1", "u1", At(5), "gone")};
+  auto lost = ApplyEvents(*store_, batch);
+  EXPECT_TRUE(absl::IsUnavailable(lost.status())) << lost.status();
+  EXPECT_EQ(Sql("SELECT count(*) FROM provider_events WHERE event_id = 'd1'"), "0");
+  EXPECT_EQ(Head(), 1u);
+
+  auto retried = ApplyEvents(*store_, batch);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ((*retried)[0].outcome, Outcome::kApplied);
+  EXPECT_EQ(Sql("SELECT state FROM users WHERE user_id = 'u1'"), "disabled");
+}
+
+TEST_F(PgEventStoreTest, ConnectionLostInsideABatchCommitsNothing) {
+  Apply(UserCreated("c1", "u1", At(1)));
+  const std::string store_pid = StoreBackendPid();
+  // Hold the head lock so the store's transaction is open and waiting when its connection dies.
+  pqxx::connection locker(db_->url());
+  pqxx::work lock_txn(locker);
+  lock_txn.exec("SELECT 1 FROM change_log_head FOR UPDATE");
+
+  const std::vector<ProviderEvent> batch = {UserDisabled("d1", "u1", At(5)),
+                                            Ignored("i1", "{}")};
+  absl::StatusOr<std::vector<ApplyResult>> lost;
+  std::thread writer([&] { lost = ApplyEvents(*store_, batch); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Sql("SELECT wait_event_type FROM pg_stat_activity WHERE pid = " + store_pid) != "Lock" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  TerminateBackend(store_pid);
+  writer.join();
+  lock_txn.abort();
+
+  EXPECT_TRUE(absl::IsUnavailable(lost.status())) << lost.status();
+  EXPECT_EQ(Sql("SELECT count(*) FROM provider_events"), "1");
+  EXPECT_EQ(Sql("SELECT state FROM users WHERE user_id = 'u1'"), "active");
+  EXPECT_EQ(Head(), 1u);
+
+  auto retried = ApplyEvents(*store_, batch);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ((*retried)[0].outcome, Outcome::kApplied);
+  EXPECT_EQ(Head(), 2u);
+}
+
+}  // namespace
+}  // namespace mm::testing
