@@ -168,6 +168,14 @@ TEST_F(ServiceE2ETest, RejectedRequestsGetTheDocumentedStatusAndStoreNothing) {
   expect(PostSigned(url, "[1,2,3]"), 400, "not an object");
 
   EXPECT_EQ(StoredEvents(), stored_before) << "a rejected request must store nothing";
+  // Logs name the reason, never the body, the signature material or a secret.
+  const std::string log = service_->Log();
+  EXPECT_NE(log.find("\"msg\":\"webhook rejected\""), std::string::npos);
+  for (const std::string& secret_or_body : {std::string("account_compromise"), std::string(kSecret),
+                                            std::string(kRotatedSecret), std::string("not json at all"),
+                                            sig.substr(sig.find("v1=") + 3)}) {
+    EXPECT_EQ(log.find(secret_or_body), std::string::npos) << "the log leaks: " << secret_or_body;
+  }
   EXPECT_TRUE(checker().Check(UserIdFor("rejected")).state() == v1::USER_STATE_UNKNOWN);
 }
 
