@@ -292,6 +292,16 @@ TEST_F(ApiE2ETest, ListUserMembershipsAndSeatCounts) {
   EXPECT_EQ(totals, (std::map<std::string, int64_t>{{"acc_api", 4}, {"acc_two", 1}}));
 }
 
+// Binds a unary RPC and its request into a call that only needs a context.
+template <typename Stub, typename Request, typename Response>
+std::function<grpc::Status(grpc::ClientContext*)> Invoker(
+    Stub* stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*), Request request) {
+  return [stub, method, request](grpc::ClientContext* context) {
+    Response response;
+    return (stub->*method)(context, request, &response);
+  };
+}
+
 // Every RPC x {no token, a token without the scope, a token with it}.
 TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
   auto users = v1::UserService::NewStub(Channel());
@@ -302,63 +312,33 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
     const char* scope;
     std::function<grpc::Status(grpc::ClientContext*)> call;
   };
+  v1::IsUserActiveRequest is_active;
+  is_active.set_user_id("usr_api_1");
+  v1::BatchIsUserActiveRequest batch;
+  batch.add_user_ids("usr_api_1");
+  v1::GetUserRequest get_user;
+  get_user.set_user_id("usr_api_1");
+  v1::GetMembershipRequest get_membership;
+  get_membership.set_account_id("acc_api");
+  get_membership.set_user_id("usr_api_1");
+  v1::ListMembersRequest list_members;
+  list_members.set_account_id("acc_api");
+  v1::ListUserMembershipsRequest list_memberships;
+  list_memberships.set_user_id("usr_api_1");
+  v1::GetSeatCountRequest get_seats;
+  get_seats.set_account_id("acc_api");
   const std::vector<Rpc> rpcs = {
-      {"IsUserActive", "users:check",
-       [&](grpc::ClientContext* c) {
-         v1::IsUserActiveRequest r;
-         r.set_user_id("usr_api_1");
-         v1::IsUserActiveResponse o;
-         return users->IsUserActive(c, r, &o);
-       }},
-      {"BatchIsUserActive", "users:check",
-       [&](grpc::ClientContext* c) {
-         v1::BatchIsUserActiveRequest r;
-         r.add_user_ids("usr_api_1");
-         v1::BatchIsUserActiveResponse o;
-         return users->BatchIsUserActive(c, r, &o);
-       }},
-      {"GetUser", "users:read",
-       [&](grpc::ClientContext* c) {
-         v1::GetUserRequest r;
-         r.set_user_id("usr_api_1");
-         v1::User o;
-         return users->GetUser(c, r, &o);
-       }},
+      {"IsUserActive", "users:check", Invoker(users.get(), &v1::UserService::Stub::IsUserActive, is_active)},
+      {"BatchIsUserActive", "users:check", Invoker(users.get(), &v1::UserService::Stub::BatchIsUserActive, batch)},
+      {"GetUser", "users:read", Invoker(users.get(), &v1::UserService::Stub::GetUser, get_user)},
       {"GetMembership", "members:read",
-       [&](grpc::ClientContext* c) {
-         v1::GetMembershipRequest r;
-         r.set_account_id("acc_api");
-         r.set_user_id("usr_api_1");
-         v1::Membership o;
-         return members->GetMembership(c, r, &o);
-       }},
-      {"ListMembers", "members:read",
-       [&](grpc::ClientContext* c) {
-         v1::ListMembersRequest r;
-         r.set_account_id("acc_api");
-         v1::ListMembersResponse o;
-         return members->ListMembers(c, r, &o);
-       }},
+       Invoker(members.get(), &v1::MembershipService::Stub::GetMembership, get_membership)},
+      {"ListMembers", "members:read", Invoker(members.get(), &v1::MembershipService::Stub::ListMembers, list_members)},
       {"ListUserMemberships", "members:read",
-       [&](grpc::ClientContext* c) {
-         v1::ListUserMembershipsRequest r;
-         r.set_user_id("usr_api_1");
-         v1::ListUserMembershipsResponse o;
-         return members->ListUserMemberships(c, r, &o);
-       }},
-      {"GetSeatCount", "seats:read",
-       [&](grpc::ClientContext* c) {
-         v1::GetSeatCountRequest r;
-         r.set_account_id("acc_api");
-         v1::SeatCount o;
-         return seats->GetSeatCount(c, r, &o);
-       }},
+       Invoker(members.get(), &v1::MembershipService::Stub::ListUserMemberships, list_memberships)},
+      {"GetSeatCount", "seats:read", Invoker(seats.get(), &v1::SeatService::Stub::GetSeatCount, get_seats)},
       {"ListSeatCounts", "seats:read",
-       [&](grpc::ClientContext* c) {
-         v1::ListSeatCountsRequest r;
-         v1::ListSeatCountsResponse o;
-         return seats->ListSeatCounts(c, r, &o);
-       }},
+       Invoker(seats.get(), &v1::SeatService::Stub::ListSeatCounts, v1::ListSeatCountsRequest())},
   };
   for (const Rpc& rpc : rpcs) {
     grpc::ClientContext none;
