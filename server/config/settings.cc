@@ -1,8 +1,16 @@
 #include "config/settings.h"
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -68,6 +76,13 @@ Apply Listen(std::string Settings::*field) {
   return [field](const std::string& v, Settings& s) {
     s.*field = v;
     return CheckHostPort(v);
+  };
+}
+
+Apply TlsPath(TlsFiles Settings::*port, std::string TlsFiles::*file) {
+  return [port, file](const std::string& v, Settings& s) {
+    (s.*port).*file = v;  // empty = not set
+    return absl::OkStatus();
   };
 }
 
@@ -162,8 +177,153 @@ const std::vector<Spec>& Specs() {
       {"db-read-queue", "MM_DB_READ_QUEUE", "1000",
        "DB-backed requests waiting for a worker before new ones get RESOURCE_EXHAUSTED",
        Int(1, 1000000, [](Settings& s, int64_t n) { s.db_read_queue = static_cast<size_t>(n); })},
+      {"grpc-tls-cert-file", "MM_GRPC_TLS_CERT_FILE", "(none: plaintext)",
+       "PEM certificate chain of the gRPC port (leaf first); serves gRPC over TLS",
+       TlsPath(&Settings::grpc_tls, &TlsFiles::cert_file)},
+      {"grpc-tls-key-file", "MM_GRPC_TLS_KEY_FILE", "(none)",
+       "PEM private key of --grpc-tls-cert-file (required with it)",
+       TlsPath(&Settings::grpc_tls, &TlsFiles::key_file)},
+      {"grpc-tls-client-ca-file", "MM_GRPC_TLS_CLIENT_CA_FILE", "(none)",
+       "PEM CA bundle: gRPC clients must present a certificate it signed (mTLS; needs TLS)",
+       TlsPath(&Settings::grpc_tls, &TlsFiles::client_ca_file)},
+      {"http-tls-cert-file", "MM_HTTP_TLS_CERT_FILE", "(none: plaintext)",
+       "PEM certificate chain of the HTTP port (leaf first); serves HTTPS (TLS 1.2+)",
+       TlsPath(&Settings::http_tls, &TlsFiles::cert_file)},
+      {"http-tls-key-file", "MM_HTTP_TLS_KEY_FILE", "(none)",
+       "PEM private key of --http-tls-cert-file (required with it)",
+       TlsPath(&Settings::http_tls, &TlsFiles::key_file)},
+      {"http-tls-client-ca-file", "MM_HTTP_TLS_CLIENT_CA_FILE", "(none)",
+       "PEM CA bundle: HTTP clients need a certificate it signed (mTLS; needs TLS), except for "
+       "GET /healthz, /readyz and /metrics (probes carry none); others get 401",
+       TlsPath(&Settings::http_tls, &TlsFiles::client_ca_file)},
   };
   return specs;
+}
+
+// "MM_GRPC_TLS_KEY_FILE (--grpc-tls-key-file)": how errors name a setting checked after parsing.
+std::string Named(std::string_view env) {
+  for (const Spec& spec : Specs()) {
+    if (env == spec.env) return absl::StrCat(spec.env, " (--", spec.flag, ")");
+  }
+  return std::string(env);
+}
+
+// The three settings of one port's TLS, by their environment names.
+struct TlsNames {
+  std::string cert, key, client_ca;
+};
+
+TlsNames NamesFor(const char* port) {  // port: "GRPC" or "HTTP"
+  return {Named(absl::StrCat("MM_", port, "_TLS_CERT_FILE")),
+          Named(absl::StrCat("MM_", port, "_TLS_KEY_FILE")),
+          Named(absl::StrCat("MM_", port, "_TLS_CLIENT_CA_FILE"))};
+}
+
+absl::Status CheckTlsPairing(const TlsFiles& files, const TlsNames& names) {
+  if (!files.cert_file.empty() && files.key_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(names.key, " is required with ", names.cert));
+  }
+  if (files.cert_file.empty() && !files.key_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(names.cert, " is required with ", names.key));
+  }
+  if (files.cert_file.empty() && !files.client_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.client_ca, " needs TLS: set ", names.cert, " and ", names.key));
+  }
+  return absl::OkStatus();
+}
+
+struct OpenSslFree {
+  void operator()(BIO* p) const { BIO_free(p); }
+  void operator()(X509* p) const { X509_free(p); }
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+using Bio = std::unique_ptr<BIO, OpenSslFree>;
+using Cert = std::unique_ptr<X509, OpenSslFree>;
+using Key = std::unique_ptr<EVP_PKEY, OpenSslFree>;
+
+Bio MemoryBio(const std::string& pem) {
+  return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// The reason of OpenSSL's last error, and a clean error queue.
+std::string OpenSslReason() {
+  const char* text = ERR_reason_error_string(ERR_peek_last_error());
+  std::string reason = text != nullptr ? text : "unknown error";
+  ERR_clear_error();
+  return reason;
+}
+
+absl::StatusOr<std::string> ReadTlsFile(const std::string& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ", name, ": cannot read ", path, ": ", std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Every certificate of a PEM bundle; an error if there is none or one does not parse.
+absl::StatusOr<std::vector<Cert>> ParseCertificates(const std::string& pem, const std::string& path,
+                                                    const std::string& name) {
+  Bio bio = MemoryBio(pem);
+  std::vector<Cert> certs;
+  ERR_clear_error();
+  while (Cert cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    certs.push_back(std::move(cert));
+  }
+  unsigned long last = ERR_peek_last_error();
+  bool clean_end = ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+  if (!clean_end || certs.empty()) {
+    std::string reason = OpenSslReason();
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ", name, ": ", path, " is not a PEM certificate (", reason, ")"));
+  }
+  ERR_clear_error();
+  return certs;
+}
+
+absl::StatusOr<TlsPem> LoadTls(const TlsFiles& files, const TlsNames& names) {
+  if (absl::Status s = CheckTlsPairing(files, names); !s.ok()) return s;
+  TlsPem out;
+  if (!files.enabled()) return out;
+  auto cert_chain = ReadTlsFile(files.cert_file, names.cert);
+  if (!cert_chain.ok()) return cert_chain.status();
+  auto certs = ParseCertificates(*cert_chain, files.cert_file, names.cert);
+  if (!certs.ok()) return certs.status();
+
+  auto private_key = ReadTlsFile(files.key_file, names.key);
+  if (!private_key.ok()) return private_key.status();
+  Bio key_bio = MemoryBio(*private_key);
+  // No passphrase prompt: an encrypted key is refused rather than waiting on a terminal.
+  Key key{PEM_read_bio_PrivateKey(key_bio.get(), nullptr,
+                                  [](char*, int, int, void*) { return 0; }, nullptr)};
+  if (!key) {
+    std::string reason = OpenSslReason();
+    return absl::InvalidArgumentError(absl::StrCat("invalid ", names.key, ": ", files.key_file,
+                                                   " is not an unencrypted PEM private key (",
+                                                   reason, ")"));
+  }
+  if (X509_check_private_key(certs->front().get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat("invalid ", names.key, ": ", files.key_file,
+                                                   " is not the key of the certificate in ",
+                                                   files.cert_file));
+  }
+  out.cert_chain = std::move(*cert_chain);
+  out.private_key = std::move(*private_key);
+
+  if (!files.client_ca_file.empty()) {
+    auto client_ca = ReadTlsFile(files.client_ca_file, names.client_ca);
+    if (!client_ca.ok()) return client_ca.status();
+    if (auto cas = ParseCertificates(*client_ca, files.client_ca_file, names.client_ca); !cas.ok()) {
+      return cas.status();
+    }
+    out.client_ca = std::move(*client_ca);
+  }
+  return out;
 }
 
 }  // namespace
@@ -237,7 +397,16 @@ absl::Status ValidateForServe(const Settings& s) {
         "no callers: set MM_CALLERS_FILE (--callers-file), or MM_INSECURE_NO_AUTH=1 for "
         "development only");
   }
-  return absl::OkStatus();
+  if (absl::Status tls = CheckTlsPairing(s.grpc_tls, NamesFor("GRPC")); !tls.ok()) return tls;
+  return CheckTlsPairing(s.http_tls, NamesFor("HTTP"));
+}
+
+absl::StatusOr<TlsPem> LoadGrpcTls(const Settings& settings) {
+  return LoadTls(settings.grpc_tls, NamesFor("GRPC"));
+}
+
+absl::StatusOr<TlsPem> LoadHttpTls(const Settings& settings) {
+  return LoadTls(settings.http_tls, NamesFor("HTTP"));
 }
 
 }  // namespace mm::config

@@ -14,6 +14,24 @@
 
 namespace mm::config {
 
+// The TLS files of one port (paths as configured). No certificate: plaintext. A client CA
+// turns on mutual TLS: client certificates are verified against it.
+struct TlsFiles {
+  std::string cert_file;       // PEM certificate chain, leaf first
+  std::string key_file;        // PEM private key of the leaf
+  std::string client_ca_file;  // PEM CA certificate(s) that sign client certificates
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+// The contents of TlsFiles, read and checked (every PEM parses, the key matches the
+// certificate). Empty `cert_chain` = plaintext; empty `client_ca` = no client certificates.
+struct TlsPem {
+  std::string cert_chain;
+  std::string private_key;
+  std::string client_ca;
+  bool enabled() const { return !cert_chain.empty(); }
+};
+
 struct Settings {
   std::string database_url;
   std::string http_listen = "0.0.0.0:8080";
@@ -35,6 +53,8 @@ struct Settings {
   std::chrono::milliseconds poll_interval{250};
   int db_read_threads = 4;
   size_t db_read_queue = 1000;
+  TlsFiles grpc_tls;  // MM_GRPC_TLS_{CERT,KEY,CLIENT_CA}_FILE
+  TlsFiles http_tls;  // MM_HTTP_TLS_{CERT,KEY,CLIENT_CA}_FILE
 };
 
 struct ParsedCommandLine {
@@ -51,7 +71,15 @@ absl::StatusOr<ParsedCommandLine> ParseSettings(
 // The `--help` text: every flag, its environment twin, default and meaning.
 std::string SettingsHelp();
 
-// Checks that need the whole set (e.g. serve needs a database URL).
+// Checks that need the whole set (e.g. serve needs a database URL, a TLS certificate needs
+// its key). Reads no file.
 absl::Status ValidateForServe(const Settings& settings);
+
+// Reads and checks the TLS files of the gRPC or the HTTP port, so that a bad file is an error
+// at start, not at the first connection: INVALID_ARGUMENT naming the setting (e.g.
+// MM_GRPC_TLS_KEY_FILE) for a missing pair, an unreadable file, a PEM that does not parse or a
+// key that does not match the certificate.
+absl::StatusOr<TlsPem> LoadGrpcTls(const Settings& settings);
+absl::StatusOr<TlsPem> LoadHttpTls(const Settings& settings);
 
 }  // namespace mm::config

@@ -1,15 +1,24 @@
 #include "ingress/http_server.h"
 
+#include <utility>  // before asio: its awaitable.hpp uses std::exchange without including it
+
 #include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -19,6 +28,7 @@ namespace mm::ingress {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 // Owns the io_context. Sessions hold a plain pointer to it: every handler that could touch a
@@ -32,6 +42,7 @@ class HttpServer::Impl {
         work_(net::make_work_guard(ioc_)),
         acceptor_(net::make_strand(ioc_)) {}
 
+  absl::Status ConfigureTls();
   absl::StatusOr<int> Bind();
   void Accept();
   void Run() { ioc_.run(); }
@@ -45,12 +56,14 @@ class HttpServer::Impl {
     work_.reset();
     ioc_.stop();
   }
+  bool require_client_cert() const { return !options_.tls.client_ca_pem.empty(); }
 
   const HttpServerOptions options_;
   const HttpHandler handler_;
   std::atomic<int> connections_{0};
   std::atomic<int> in_flight_{0};  // requests handed to the handler, not yet answered
   std::atomic<bool> draining_{false};
+  std::optional<ssl::context> tls_;  // set when the port serves TLS
   net::io_context ioc_;
   // A session waiting for its handler's answer has no I/O pending; without this guard the I/O
   // threads would return from run() during a drain and the answers posted later never be sent.
@@ -76,27 +89,73 @@ const std::string& OverCapacityResponse() {
   return response;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+bool IsHttpError(const beast::error_code& ec) {
+  return ec.category() == make_error_code(http::error::end_of_stream).category();
+}
+
+// One connection, plain (beast::tcp_stream) or TLS (beast::ssl_stream<beast::tcp_stream>): the
+// same HTTP logic over both; only the start (TLS handshake) and the close (close_notify) differ.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+  // `stream_args` complete the stream's constructor after the socket: the ssl::context for TLS.
+  template <class... StreamArgs>
+  Session(HttpServer::Impl* server, bool over_capacity, tcp::socket socket, StreamArgs&... stream_args)
+      : stream_(std::move(socket), stream_args...), server_(server), over_capacity_(over_capacity) {}
 
   ~Session() { server_->connections_.fetch_sub(1); }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->Serve();
+      }
+    });
   }
 
  private:
   const HttpServerOptions& opts() const { return server_->options_; }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // TLS only: the handshake gets the header deadline, so a silent client cannot hold a slot.
+  void Handshake() {
+    lowest().expires_after(opts().header_timeout);
+    stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return self->Close();
+      SSL* native = self->stream_.native_handle();
+      self->client_cert_verified_ =
+          SSL_get0_peer_certificate(native) != nullptr && SSL_get_verify_result(native) == X509_V_OK;
+      self->Serve();
+    });
+  }
+
+  void Serve() {
+    if (!over_capacity_) return ReadHeader();
+    // Over the cap: answer 503 so providers retry, without reading anything.
+    WriteRaw(OverCapacityResponse(), [](Session& s, beast::error_code ec) { s.Close(!ec); });
+  }
+
+  // Writes bytes that are not a response message (100 Continue, the over-capacity 503).
+  template <class Then>
+  void WriteRaw(std::string_view bytes, Then then) {
+    lowest().expires_after(opts().write_timeout);
+    net::async_write(stream_, net::buffer(bytes.data(), bytes.size()),
+                     [self = this->shared_from_this(), then](beast::error_code ec, size_t) {
+                       then(*self, ec);
+                     });
+  }
 
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts().max_header_bytes));
     parser_->body_limit(opts().max_body_bytes);
-    stream_.expires_after(opts().header_timeout);
+    lowest().expires_after(opts().header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               self->OnHeader(ec);
                             });
   }
@@ -112,21 +171,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto expect = header[http::field::expect];
     if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
-      stream_.expires_after(opts().write_timeout);
-      net::async_write(stream_, net::buffer(kContinue),
-                       [self = shared_from_this()](beast::error_code wec, size_t) {
-                         if (wec) return self->Close();
-                         self->ReadBody();
-                       });
-      return;
+      return WriteRaw(kContinue, [](Session& s, beast::error_code wec) {
+        if (wec) return s.Close();
+        s.ReadBody();
+      });
     }
     ReadBody();
   }
 
   void ReadBody() {
-    stream_.expires_after(opts().body_timeout);
+    lowest().expires_after(opts().body_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -135,14 +191,17 @@ class Session : public std::enable_shared_from_this<Session> {
                           absl::StrCat("body larger than ", opts().max_body_bytes, " bytes"), true);
     }
     if (ec) return OnReadError(ec);
-    stream_.expires_never();  // the handler answers; the writer always calls back
+    lowest().expires_never();  // the handler answers; the writer always calls back
     request_ = parser_->release();
+    if (server_->require_client_cert() && !client_cert_verified_ && !IsAnonymous(request_)) {
+      return WriteProblem(401, "Unauthorized", "client certificate required", false);
+    }
     if (server_->draining_.load()) {
       return WriteProblem(503, "Service Unavailable", "shutting down; retry", true, "1");
     }
     server_->in_flight_.fetch_add(1);
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    server_->handler_(request_, [self = shared_from_this(), answered](HttpResponse response) {
+    server_->handler_(request_, [self = this->shared_from_this(), answered](HttpResponse response) {
       if (answered->exchange(true)) return;  // exactly once, even if a handler errs
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->server_->in_flight_.fetch_sub(1);
@@ -151,10 +210,21 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Requests served without a client certificate under mTLS: GET on the probe paths.
+  bool IsAnonymous(const HttpRequest& req) const {
+    if (req.method() != http::verb::get) return false;
+    std::string_view target(req.target().data(), req.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    for (const std::string& anonymous : opts().tls.anonymous_get_paths) {
+      if (path == anonymous) return true;
+    }
+    return false;
+  }
+
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::eof) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof) return Close(true);
+    if (ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == ssl::error::stream_truncated) {
       return Close();
     }
     if (ec == http::error::body_limit) {
@@ -165,7 +235,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::header_limit) {
       return WriteProblem(431, "Request Header Fields Too Large", "headers too large", true);
     }
-    // Anything else the parser refused is a malformed request.
+    // Anything else the parser refused is a malformed request; a transport (TCP or TLS) error
+    // leaves nothing to answer on.
+    if (!IsHttpError(ec)) return Close();
     WriteProblem(400, "Bad Request", "malformed HTTP request", true);
   }
 
@@ -191,27 +263,37 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(r.body);
     res->keep_alive(!close);
     res->prepare_payload();
-    stream_.expires_after(opts().write_timeout);
+    lowest().expires_after(opts().write_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, close](beast::error_code ec, size_t) {
-                        if (ec || close) return self->Close();
+                      [self = this->shared_from_this(), res, close](beast::error_code ec, size_t) {
+                        if (ec || close) return self->Close(!ec);
                         self->ReadHeader();
                       });
   }
 
-  void Close() {
+  // `graceful`: the TLS session is intact, so say close_notify first (bounded by write_timeout).
+  void Close([[maybe_unused]] bool graceful = false) {
+    if constexpr (kTls) {
+      if (graceful) {
+        lowest().expires_after(opts().write_timeout);
+        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->Close(); });
+        return;
+      }
+    }
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
   }
 
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
   bool keep_alive_ = true;
+  bool client_cert_verified_ = false;
   HttpServer::Impl* server_;
+  const bool over_capacity_;
 };
 
 // Parses "host:port" (IPv6 as "[::1]:port").
@@ -243,24 +325,54 @@ absl::StatusOr<int> HttpServer::Impl::Bind() {
   return acceptor_.local_endpoint().port();
 }
 
+absl::Status HttpServer::Impl::ConfigureTls() {
+  const HttpTlsOptions& tls = options_.tls;
+  if (tls.cert_chain_pem.empty()) return absl::OkStatus();
+  ssl::context context(ssl::context::tls_server);
+  context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                      ssl::context::no_compression | ssl::context::single_dh_use);
+  SSL_CTX* native = context.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  beast::error_code ec;
+  context.use_certificate_chain(net::buffer(tls.cert_chain_pem), ec);
+  if (!ec) context.use_private_key(net::buffer(tls.private_key_pem), ssl::context::pem, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS certificate or key: ", ec.message()));
+  if (!tls.client_ca_pem.empty()) {
+    context.add_certificate_authority(net::buffer(tls.client_ca_pem), ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS client CA: ", ec.message()));
+    // Name the acceptable CAs in the certificate request, so clients pick the right certificate.
+    X509_STORE* store = SSL_CTX_get_cert_store(native);
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+      if (X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)); ca != nullptr) {
+        SSL_CTX_add_client_CA(native, ca);
+      }
+    }
+    // Verify a certificate when one is presented, but do not demand one: probes carry none
+    // (requests without one are answered 401 by the session, probe paths excepted).
+    context.set_verify_mode(ssl::verify_peer);
+    static constexpr unsigned char kSessionContext[] = "membership-mirror";
+    SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
+  }
+  tls_.emplace(std::move(context));
+  return absl::OkStatus();
+}
+
 void HttpServer::Impl::Accept() {
   acceptor_.async_accept(
       net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
         if (!ec) {
-          int open = connections_.fetch_add(1) + 1;
-          if (open > options_.max_connections) {
-            // Over the cap: answer 503 so providers retry, without reading anything.
-            auto sock = std::make_shared<tcp::socket>(std::move(socket));
-            net::async_write(*sock, net::buffer(OverCapacityResponse()),
-                             [sock, this](beast::error_code, size_t) {
-                               beast::error_code ignored;
-                               sock->shutdown(tcp::socket::shutdown_both, ignored);
-                               sock->close(ignored);
-                               connections_.fetch_sub(1);
-                             });
+          // Over the cap the session answers 503 (after the TLS handshake, if any) and closes.
+          bool over_capacity = connections_.fetch_add(1) + 1 > options_.max_connections;
+          if (tls_) {
+            std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+                this, over_capacity, std::move(socket), *tls_)
+                ->Start();
           } else {
-            std::make_shared<Session>(std::move(socket), this)->Start();
+            std::make_shared<Session<beast::tcp_stream>>(this, over_capacity, std::move(socket))->Start();
           }
         }
         Accept();
@@ -273,6 +385,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
 HttpServer::~HttpServer() { Stop(); }
 
 absl::Status HttpServer::Start() {
+  if (absl::Status tls = impl_->ConfigureTls(); !tls.ok()) return tls;
   auto port = impl_->Bind();
   if (!port.ok()) return port.status();
   port_ = *port;

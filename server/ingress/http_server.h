@@ -8,7 +8,11 @@
 // - a connection cap: connections beyond it get 503 with Retry-After and are closed;
 // - `Expect: 100-continue` is honoured, so curl-style clients do not stall;
 // - graceful drain: Drain() stops accepting, answers requests still arriving with 503 +
-//   Connection: close, and waits for handlers in flight.
+//   Connection: close, and waits for handlers in flight;
+// - optional TLS (1.2 and later, no renegotiation), the handshake under header_timeout; with a
+//   client CA, client certificates are verified when presented, and a request on a connection
+//   without a verified client certificate is answered 401, except GET on `anonymous_get_paths`
+//   (kubelet probes and scrapers carry none).
 //
 // Handlers are called on an I/O thread and must not block: they answer through the Responder,
 // exactly once, from any thread (e.g. the group-commit writer's).
@@ -42,6 +46,14 @@ struct HttpResponse {
 using Responder = std::function<void(HttpResponse)>;
 using HttpHandler = std::function<void(const HttpRequest&, Responder)>;
 
+// TLS of the port, as PEM text: the caller reads and checks the files at start.
+struct HttpTlsOptions {
+  std::string cert_chain_pem;   // empty: plaintext
+  std::string private_key_pem;
+  std::string client_ca_pem;    // non-empty: mutual TLS
+  std::vector<std::string> anonymous_get_paths = {"/healthz", "/readyz", "/metrics"};
+};
+
 struct HttpServerOptions {
   std::string listen = "0.0.0.0:8080";  // host:port; port 0 picks a free port
   int threads = 2;
@@ -51,6 +63,7 @@ struct HttpServerOptions {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds write_timeout{10000};
+  HttpTlsOptions tls;
 };
 
 class HttpServer {
@@ -58,7 +71,8 @@ class HttpServer {
   HttpServer(HttpServerOptions options, HttpHandler handler);
   ~HttpServer();  // Stop()s
 
-  // Binds and starts the I/O threads. Errors (address in use, bad address) are returned.
+  // Binds and starts the I/O threads. Errors (address in use, bad address, a TLS certificate
+  // or key OpenSSL refuses) are returned.
   absl::Status Start();
   int port() const { return port_; }
 

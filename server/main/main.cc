@@ -62,6 +62,18 @@ absl::StatusOr<config::ParsedCommandLine> ParseOrExplain(const std::vector<std::
   return parsed;
 }
 
+// Plaintext without a certificate; TLS with one; mutual TLS (client certificates required and
+// verified) with a client CA. Bearer-token caller authentication applies in every case.
+std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(const config::TlsPem& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      tls.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = tls.client_ca;
+  options.pem_key_cert_pairs.push_back({tls.private_key, tls.cert_chain});
+  return grpc::SslServerCredentials(options);
+}
+
 absl::StatusOr<std::vector<store::Migration>> Migrations() {
   return store::PrepareMigrations(store::EmbeddedMigrationSources());
 }
@@ -100,6 +112,14 @@ int Serve(const std::vector<std::string>& args) {
   const config::Settings& settings = parsed->settings;
   if (absl::Status s = config::ValidateForServe(settings); !s.ok()) {
     std::cerr << "membership-mirror serve: " << s.message() << "\n";
+    return 2;
+  }
+  // TLS files are read and checked now: a bad one stops the start, not the first connection.
+  absl::StatusOr<config::TlsPem> grpc_tls = config::LoadGrpcTls(settings);
+  absl::StatusOr<config::TlsPem> http_tls =
+      grpc_tls.ok() ? config::LoadHttpTls(settings) : grpc_tls.status();
+  if (!http_tls.ok()) {
+    std::cerr << "membership-mirror serve: " << http_tls.status().message() << "\n";
     return 2;
   }
   absl::StatusOr<auth::CallerRegistry> callers =
@@ -199,7 +219,10 @@ int Serve(const std::vector<std::string>& args) {
        .max_body_bytes = settings.max_body_bytes,
        .max_connections = settings.max_connections,
        .header_timeout = settings.header_timeout,
-       .body_timeout = settings.body_timeout},
+       .body_timeout = settings.body_timeout,
+       .tls = {.cert_chain_pem = http_tls->cert_chain,
+               .private_key_pem = http_tls->private_key,
+               .client_ca_pem = http_tls->client_ca}},
       ingress::MakeRouter({.webhook_adapters = {{"huudis", &huudis}},
                            .writer = &writer,
                            .metrics = &metrics,
@@ -222,7 +245,7 @@ int Serve(const std::vector<std::string>& args) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(settings.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort(settings.grpc_listen, GrpcCredentials(*grpc_tls), &grpc_port);
   builder.RegisterService(&user_service);
   builder.RegisterService(&membership_service);
   builder.RegisterService(&seat_service);
@@ -233,10 +256,15 @@ int Serve(const std::vector<std::string>& args) {
     schema_checker.join();
     return 1;
   }
+  auto tls_mode = [](const config::TlsPem& tls) {
+    return !tls.enabled() ? "off" : tls.client_ca.empty() ? "tls" : "mtls";
+  };
   log::Info("listening", {{"http_port", std::to_string(http.port())},
                           {"grpc_port", std::to_string(grpc_port)},
                           {"http", settings.http_listen},
-                          {"grpc", settings.grpc_listen}});
+                          {"grpc", settings.grpc_listen},
+                          {"http_tls", tls_mode(*http_tls)},
+                          {"grpc_tls", tls_mode(*grpc_tls)}});
 
   // Main loop: wait for a signal, refreshing gauges and the gRPC health status meanwhile.
   grpc::HealthCheckServiceInterface* health = grpc_server->GetHealthCheckService();
