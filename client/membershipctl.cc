@@ -76,8 +76,8 @@ constexpr char kCommonHelp[] =
     "  --http URL           HTTP base URL [MM_HTTP_URL] (default http://127.0.0.1:8080)\n"
     "  --token TOKEN        bearer token [MM_TOKEN]; or --token-file FILE [MM_TOKEN_FILE]\n"
     "  --timeout-ms N       per-call deadline (default 5000)\n"
-    "  --tls-ca FILE        gRPC over TLS, trusting this CA [MM_TLS_CA_FILE]; with\n"
-    "  --tls-cert/--tls-key FILE  a client certificate for mTLS [MM_TLS_CERT_FILE, MM_TLS_KEY_FILE]\n"
+    "  --tls-ca FILE        TLS (gRPC, and https:// URLs), trusting this CA [MM_TLS_CA_FILE];\n"
+    "  --tls-cert/--tls-key FILE  with a client certificate for mTLS [MM_TLS_CERT_FILE, MM_TLS_KEY_FILE]\n"
     "  --json               machine-readable output\n";
 
 std::string Token(const Args& args) {
@@ -98,6 +98,14 @@ client::MembershipClient Client(const Args& args) {
        .tls_ca_file = args.Get("tls-ca", "MM_TLS_CA_FILE", ""),
        .tls_cert_file = args.Get("tls-cert", "MM_TLS_CERT_FILE", ""),
        .tls_key_file = args.Get("tls-key", "MM_TLS_KEY_FILE", "")});
+}
+
+// HTTP commands (send-webhook, disable, enable) use the same TLS flags for https:// URLs.
+client::HttpClientOptions HttpOptions(const Args& args) {
+  return {.timeout = std::chrono::milliseconds(std::stol(args.Get("timeout-ms", nullptr, "5000"))),
+          .tls_ca_file = args.Get("tls-ca", "MM_TLS_CA_FILE", ""),
+          .tls_cert_file = args.Get("tls-cert", "MM_TLS_CERT_FILE", ""),
+          .tls_key_file = args.Get("tls-key", "MM_TLS_KEY_FILE", "")};
 }
 
 int RpcFailed(const grpc::Status& s) {
@@ -208,7 +216,7 @@ int SendWebhook(const Args& args) {
       "POST", url,
       {{"Content-Type", "application/json"},
        {"Huudis-Signature", adapters::MakeHuudisSignatureHeader(secret, t, body)}},
-      body);
+      body, HttpOptions(args));
   if (!reply.ok()) {
     std::cerr << "membershipctl: " << reply.status().message() << "\n";
     return kFailed;
@@ -393,7 +401,8 @@ int OperatorAction(const Args& args, const std::string& action) {
   std::string url = args.Get("http", "MM_HTTP_URL", "http://127.0.0.1:8080") + "/v1/users/" +
                     args.positional[0] + "/" + action;
   auto reply = client::HttpRequest("POST", url,
-                                   {{"Content-Type", "application/json"}, {"X-API-Key", Token(args)}}, body);
+                                   {{"Content-Type", "application/json"}, {"X-API-Key", Token(args)}}, body,
+                                   HttpOptions(args));
   if (!reply.ok()) {
     std::cerr << "membershipctl: " << reply.status().message() << "\n";
     return kFailed;
