@@ -286,6 +286,10 @@ int Serve(const std::vector<std::string>& args) {
     metrics.cache_sequence().Set(static_cast<double>(cache.sequence()));
     metrics.writer_queue().Set(static_cast<double>(writer.queued()));
     metrics.http_connections().Set(http.open_connections());
+    uint64_t committed = writer.last_committed_sequence(), applied = cache.sequence();
+    metrics.changelog_lag().Set(committed > applied ? static_cast<double>(committed - applied) : 0.0);
+    metrics.db_pool_in_use().Set(reads.in_use());
+    metrics.db_pool_queued().Set(static_cast<double>(reads.queued()));
   }
 
   // Graceful shutdown: stop being ready, refuse new webhooks (503), let in-flight work finish.
