@@ -26,6 +26,28 @@ grpc::Status InvalidArgument(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
+grpc::Status DatabaseQueueFull() {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      "database work queue is full; retry with backoff");
+}
+
+grpc::Status AuthorizeCall(const grpc::CallbackServerContext& context,
+                           const auth::CallerRegistry& callers, std::string_view scope) {
+  std::optional<std::string_view> token;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    token = auth::BearerToken(std::string_view(it->second.data(), it->second.size()));
+  }
+  absl::StatusOr<const auth::Caller*> caller = callers.Authorize(token, scope);
+  return caller.ok() ? grpc::Status::OK : ToGrpcStatus(caller.status());
+}
+
+void RecordAnswered(metrics::Metrics& metrics, std::string_view method, const grpc::Status& status,
+                    std::chrono::steady_clock::time_point started) {
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  metrics.GrpcAnswered(method, CodeName(status.error_code()), elapsed.count());
+}
+
 UnaryCall::UnaryCall(grpc::CallbackServerContext* context, std::string_view method,
                      metrics::Metrics& metrics)
     : context_(context),
@@ -35,20 +57,14 @@ UnaryCall::UnaryCall(grpc::CallbackServerContext* context, std::string_view meth
       started_(std::chrono::steady_clock::now()) {}
 
 bool UnaryCall::Authorize(const auth::CallerRegistry& callers, std::string_view scope) {
-  std::optional<std::string_view> token;
-  const auto& metadata = context_->client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    token = auth::BearerToken(std::string_view(it->second.data(), it->second.size()));
-  }
-  absl::StatusOr<const auth::Caller*> caller = callers.Authorize(token, scope);
-  if (caller.ok()) return true;
-  Finish(ToGrpcStatus(caller.status()));
+  grpc::Status status = AuthorizeCall(*context_, callers, scope);
+  if (status.ok()) return true;
+  Finish(status);
   return false;
 }
 
 grpc::ServerUnaryReactor* UnaryCall::Finish(const grpc::Status& status) {
-  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started_;
-  metrics_.GrpcAnswered(method_, CodeName(status.error_code()), elapsed.count());
+  RecordAnswered(metrics_, method_, status, started_);
   reactor_->Finish(status);
   return reactor_;
 }
@@ -60,10 +76,7 @@ grpc::ServerUnaryReactor* UnaryCall::OnDatabase(store::ReadPool& pool,
   bool queued = pool.TrySubmit([call, work = std::move(work)](store::ReadStore& store) mutable {
     call.Finish(work(store));
   });
-  if (!queued) {
-    return Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                               "database work queue is full; retry with backoff"));
-  }
+  if (!queued) return Finish(DatabaseQueueFull());
   return reactor_;
 }
 

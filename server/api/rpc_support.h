@@ -19,6 +19,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // DESIGN §4: an id is 1..256 bytes.
 bool IsValidId(std::string_view id);
 grpc::Status InvalidArgument(const std::string& message);
+// What a call answers when the ReadPool refuses its work (queue full or stopped).
+grpc::Status DatabaseQueueFull();
+
+// The parts shared by unary and streaming handlers:
+// OK when the call's bearer token has `scope`; UNAUTHENTICATED or PERMISSION_DENIED otherwise.
+grpc::Status AuthorizeCall(const grpc::CallbackServerContext& context,
+                           const auth::CallerRegistry& callers, std::string_view scope);
+// Records a finished call's code and latency (since `started`).
+void RecordAnswered(metrics::Metrics& metrics, std::string_view method, const grpc::Status& status,
+                    std::chrono::steady_clock::time_point started);
 
 // Per-RPC helpers bound to one call.
 class UnaryCall {

@@ -6,8 +6,8 @@
 namespace mm::cache {
 
 ChangeFollower::ChangeFollower(store::ChangeFeed& feed, UserStateCache& cache,
-                               SequenceWaiters& waiters, ChangeFollowerOptions options)
-    : feed_(feed), cache_(cache), waiters_(waiters), options_(options) {}
+                               SequenceWaiters& waiters, ChangeFollowerOptions options, ChangeHub* hub)
+    : feed_(feed), cache_(cache), waiters_(waiters), options_(options), hub_(hub) {}
 
 ChangeFollower::~ChangeFollower() { Stop(); }
 
@@ -30,6 +30,7 @@ bool ChangeFollower::LoadSnapshot() {
   cache_.SetSequence(*head);
   cache_.MarkFresh(as_of);
   cache_.MarkLoaded();
+  if (hub_ != nullptr) hub_->Begin(*head);
   waiters_.Advance(*head);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   log::Info("user state cache loaded", {{"users", std::to_string(cache_.size())},
@@ -51,6 +52,7 @@ bool ChangeFollower::CatchUp() {
       }
       return false;
     }
+    size_t applied = 0;
     for (const store::ChangeRow& row : *rows) {
       if (row.entity == store::EntityKind::kUser) {
         absl::StatusOr<domain::UserRecord> user = domain::UserFromJson(row.record_json);
@@ -59,13 +61,17 @@ bool ChangeFollower::CatchUp() {
           // wrong answer, so stop here and keep retrying (and shouting).
           log::Error("unreadable change-log row", {{"sequence", std::to_string(row.sequence)},
                                                    {"error", std::string(user.status().message())}});
-          return false;
+          break;
         }
         cache_.Put(store::ToUserStateRow(*user));
       }
       cache_.SetSequence(row.sequence);
+      ++applied;
     }
-    if (!rows->empty()) waiters_.Advance(cache_.sequence());
+    // What was applied is published (and never read again: the next read starts after it).
+    if (hub_ != nullptr) hub_->Publish(std::span<const store::ChangeRow>(rows->data(), applied));
+    if (applied > 0) waiters_.Advance(cache_.sequence());
+    if (applied < rows->size()) return false;
     if (rows->size() < static_cast<size_t>(options_.read_limit)) {
       cache_.MarkFresh(as_of);
       if (!healthy_.exchange(true)) log::Info("change log reachable; cache caught up");

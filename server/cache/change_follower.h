@@ -3,12 +3,15 @@
 // it), then applies the change log in order, woken by LISTEN/NOTIFY and polling every
 // `poll_interval` as a fallback. On database errors it keeps the cache as it is, retries with
 // back-off and catches up from its last applied sequence when the database is back.
+// With a ChangeHub it also publishes every row it reads (users, accounts and memberships), in
+// order, after applying it, and begins the hub at the snapshot's head.
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
 
+#include "cache/change_hub.h"
 #include "cache/sequence_waiters.h"
 #include "cache/user_state_cache.h"
 #include "store/event_store.h"
@@ -23,9 +26,10 @@ struct ChangeFollowerOptions {
 
 class ChangeFollower {
  public:
-  // `feed` is owned by the caller and used only by the follower thread.
+  // `feed` is owned by the caller and used only by the follower thread. `hub` (optional) must
+  // outlive the follower.
   ChangeFollower(store::ChangeFeed& feed, UserStateCache& cache, SequenceWaiters& waiters,
-                 ChangeFollowerOptions options = {});
+                 ChangeFollowerOptions options = {}, ChangeHub* hub = nullptr);
   ~ChangeFollower();  // Stop()s
 
   void Start();
@@ -42,6 +46,7 @@ class ChangeFollower {
   UserStateCache& cache_;
   SequenceWaiters& waiters_;
   const ChangeFollowerOptions options_;
+  ChangeHub* const hub_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> healthy_{false};
   std::thread thread_;

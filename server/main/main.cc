@@ -14,10 +14,12 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "adapters/huudis_adapter.h"
+#include "api/change_service.h"
 #include "api/membership_service.h"
 #include "api/user_service.h"
 #include "auth/caller_registry.h"
 #include "cache/change_follower.h"
+#include "cache/change_hub.h"
 #include "cache/sequence_waiters.h"
 #include "cache/user_state_cache.h"
 #include "common/log.h"
@@ -170,7 +172,9 @@ int Serve(const std::vector<std::string>& args) {
                                                             : cache::UnknownUsers::kInactive);
   cache::SequenceWaiters waiters;
   store::PgChangeFeed feed(settings.database_url);
-  cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval});
+  cache::ChangeHub change_hub;  // WatchChanges subscribers; outlives the follower and the API
+  cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval},
+                                 &change_hub);
   follower.Start();
 
   // Schema check: retried until the database answers, so a pod started before its database
@@ -241,6 +245,7 @@ int Serve(const std::vector<std::string>& args) {
   api::UserServiceImpl user_service(cache, waiters, reads, *callers, metrics);
   api::MembershipServiceImpl membership_service(reads, *callers, metrics);
   api::SeatServiceImpl seat_service(reads, *callers, metrics);
+  api::ChangeServiceImpl change_service(change_hub, reads, *callers, metrics);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -249,6 +254,7 @@ int Serve(const std::vector<std::string>& args) {
   builder.RegisterService(&user_service);
   builder.RegisterService(&membership_service);
   builder.RegisterService(&seat_service);
+  builder.RegisterService(&change_service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || grpc_port == 0) {
     log::Error("grpc listen failed", {{"address", settings.grpc_listen}});
@@ -297,6 +303,7 @@ int Serve(const std::vector<std::string>& args) {
   health->SetServingStatus(false);
   bool drained = http.Drain(settings.shutdown_grace);
   writer.Stop();  // commits whatever was queued and answers every waiter
+  change_hub.Close();  // ends every WatchChanges stream (UNAVAILABLE) so Shutdown need not wait
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   reads.Stop();  // after gRPC: every DB-backed call in flight has been answered
   http.Stop();

@@ -1,6 +1,7 @@
 #include "store/pg_change_feed.h"
 
 #include "domain/records_json.h"
+#include "store/pg_change_rows.h"
 #include "store/pg_connection.h"
 #include "store/pg_event_store.h"
 
@@ -9,7 +10,6 @@ namespace {
 
 constexpr char kReadHead[] = "read_head";
 constexpr char kLoadUserStatesPage[] = "load_user_states_page";
-constexpr char kReadChanges[] = "read_changes";
 constexpr int kSnapshotPageSize = 50000;
 
 // Timestamps are read as exact integer microseconds: independent of the session's TimeZone and
@@ -38,9 +38,7 @@ PgChangeFeed::PgChangeFeed(std::string database_url) {
            "SELECT user_id, state, " MM_MICROS("state_changed_at") ", disabled_reason, "
            MM_MICROS("sessions_valid_after") " FROM users WHERE user_id > $1"
            " ORDER BY user_id LIMIT $2"},
-          {kReadChanges,
-           "SELECT sequence, " MM_MICROS("committed_at") ", entity, record::text FROM change_log"
-           " WHERE sequence > $1 ORDER BY sequence LIMIT $2"},
+          ReadChangesStatement(),
       },
       [this](pqxx::connection& c) { receiver_ = std::make_unique<Receiver>(c); },
       [this] { receiver_.reset(); });
@@ -90,17 +88,7 @@ absl::StatusOr<std::vector<ChangeRow>> PgChangeFeed::ReadChanges(uint64_t after,
   std::vector<ChangeRow> rows;
   absl::Status status = Run([&] {
     pqxx::read_transaction txn(conn_->Get());
-    for (const auto& r : txn.exec_prepared(kReadChanges, static_cast<long long>(after), limit)) {
-      ChangeRow row;
-      row.sequence = static_cast<uint64_t>(r[0].as<long long>());
-      row.committed_at = FromUnixMicros(r[1].as<long long>());
-      std::string entity = r[2].as<std::string>();
-      row.entity = entity == "user"      ? EntityKind::kUser
-                   : entity == "account" ? EntityKind::kAccount
-                                         : EntityKind::kMembership;
-      row.record_json = r[3].as<std::string>();
-      rows.push_back(std::move(row));
-    }
+    rows = ReadChangeRows(txn, after, limit);
     txn.commit();
   });
   if (!status.ok()) return status;

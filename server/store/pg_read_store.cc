@@ -1,6 +1,7 @@
 #include "store/pg_read_store.h"
 
 #include "domain/records_json.h"
+#include "store/pg_change_rows.h"
 #include "store/pg_connection.h"
 
 namespace mm::store {
@@ -47,6 +48,7 @@ std::vector<PgConnection::Statement> Statements() {
        " FROM page p CROSS JOIN change_log_head h"
        " LEFT JOIN seat_counts s ON s.account_id = p.account_id"
        " ORDER BY p.account_id, s.role"},
+      ReadChangesStatement(),
   };
 }
 
@@ -83,6 +85,7 @@ void AddSeatRow(const pqxx::row& r, int first, SeatCountView& view) {
   view.total += members;
   view.billable += billable;
 }
+
 
 }  // namespace
 
@@ -181,6 +184,13 @@ absl::StatusOr<Page<SeatCountView>> PgReadStore::ListSeatCounts(const std::strin
   });
   if (!s.ok()) return s;
   return page;
+}
+
+absl::StatusOr<std::vector<ChangeRow>> PgReadStore::ReadChanges(uint64_t after, int limit) {
+  std::vector<ChangeRow> rows;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) { rows = ReadChangeRows(txn, after, limit); });
+  if (!s.ok()) return s;
+  return rows;
 }
 
 }  // namespace mm::store

@@ -28,6 +28,7 @@ class PgReadStore final : public ReadStore {
   absl::StatusOr<SeatCountView> GetSeatCount(const std::string& account_id) override;
   absl::StatusOr<Page<SeatCountView>> ListSeatCounts(const std::string& after_account_id,
                                                      int limit) override;
+  absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
 
  private:
   template <typename Fn>

@@ -1,5 +1,6 @@
 #pragma once
-// Read queries behind the DB-backed RPCs (GetUser, memberships, seat counts). Lists use keyset
+// Read queries behind the DB-backed RPCs (GetUser, memberships, seat counts, the change-log
+// backfill of WatchChanges). Lists use keyset
 // pagination on a unique, stable sort key (user_id within an account, account_id within a
 // user), so a listing walked page by page returns every member present throughout exactly
 // once, whatever is added or removed between pages. Not thread-safe: each database worker
@@ -14,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "common/time.h"
 #include "domain/records.h"
+#include "store/event_store.h"
 
 namespace mm::store {
 
@@ -67,6 +69,9 @@ class ReadStore {
   // Accounts with at least one seat row, by account_id, after `after_account_id`.
   virtual absl::StatusOr<Page<SeatCountView>> ListSeatCounts(const std::string& after_account_id,
                                                              int limit) = 0;
+  // Change-log rows with sequence > `after`, in order, at most `limit` (the same contract as
+  // ChangeFeed::ReadChanges: sequences commit in order, so no committed row is ever skipped).
+  virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;
 };
 
 }  // namespace mm::store

@@ -1,0 +1,301 @@
+#include "api/change_service.h"
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "api/conversions.h"
+#include "domain/records_json.h"
+
+namespace mm::api {
+namespace {
+
+namespace v1 = membership::v1;
+
+constexpr std::string_view kMethod = "WatchChanges";
+
+// The change a row stands for; nullopt for account rows, which `Change` has no place for.
+absl::StatusOr<std::optional<v1::Change>> ToChange(const store::ChangeRow& row) {
+  v1::Change change;
+  change.set_sequence(row.sequence);
+  SetTime(change.mutable_committed_at(), row.committed_at);
+  switch (row.entity) {
+    case store::EntityKind::kAccount:
+      return std::nullopt;
+    case store::EntityKind::kUser: {
+      absl::StatusOr<domain::UserRecord> user = domain::UserFromJson(row.record_json);
+      if (!user.ok()) return user.status();
+      ToProto(store::UserView{.record = std::move(*user), .updated_at = row.committed_at},
+              change.mutable_user());
+      break;
+    }
+    case store::EntityKind::kMembership: {
+      absl::StatusOr<domain::MembershipRecord> membership = domain::MembershipFromJson(row.record_json);
+      if (!membership.ok()) return membership.status();
+      store::MembershipView view;  // account name, user email and name are not part of it
+      view.record = std::move(*membership);
+      view.updated_at = row.committed_at;
+      ToProto(view, change.mutable_membership());
+      break;
+    }
+  }
+  return change;
+}
+
+// One WatchChanges call. Owned by `self_` from Start until OnDone; the hub's notification holds
+// a weak reference and a backfill task a strong one, so neither outlives what it touches.
+// State is guarded by `mu_`; gRPC operations (StartWrite, Finish) are issued after releasing
+// it, since a reaction may run inline on the calling thread.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
+                           public std::enable_shared_from_this<WatchReactor> {
+ public:
+  WatchReactor(cache::ChangeHub& hub, store::ReadPool& reads, metrics::Metrics& metrics,
+               const ChangeServiceOptions& options, uint64_t after_sequence)
+      : hub_(hub),
+        reads_(reads),
+        metrics_(metrics),
+        options_(options),
+        started_(std::chrono::steady_clock::now()),
+        sent_(after_sequence),
+        fetched_(after_sequence) {}
+
+  // `authorized`: the outcome of the caller check; anything but OK finishes the call with it.
+  void Start(const grpc::Status& authorized) {
+    self_ = shared_from_this();
+    {
+      std::lock_guard lock(mu_);
+      if (!authorized.ok()) {
+        end_ = authorized;
+      } else {
+        // Subscribe first, then backfill up to where the subscription starts: no gap.
+        sub_ = hub_.Subscribe([weak = weak_from_this()] {
+          if (auto self = weak.lock()) self->Pump();
+        });
+        if (!sub_->started()) {
+          end_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "replica is still loading the change log; retry");
+        }
+        live_from_ = sub_->start_after();
+      }
+    }
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard lock(mu_);
+      write_in_flight_ = false;
+      if (ok) {
+        sent_ = writing_;
+      } else if (!end_) {
+        end_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed: the client went away");
+      }
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard lock(mu_);
+      if (!end_) end_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(mu_);
+      sub_.reset();
+    }
+    std::shared_ptr<WatchReactor> last = std::move(self_);  // may delete this at scope end
+  }
+
+ private:
+  enum class Action { kNone, kWrite, kFinish, kLoadPage };
+
+  // Does the next thing the call needs, if any.
+  void Pump() {
+    grpc::Status status;
+    uint64_t page_after = 0;
+    Action action;
+    {
+      std::lock_guard lock(mu_);
+      action = Next(status, page_after);
+    }
+    switch (action) {
+      case Action::kNone:
+        return;
+      case Action::kWrite:
+        StartWrite(&out_);
+        return;
+      case Action::kFinish:
+        RecordAnswered(metrics_, kMethod, status, started_);
+        Finish(status);
+        return;
+      case Action::kLoadPage:
+        LoadPage(page_after);
+        return;
+    }
+  }
+
+  // Under mu_: decides what to do next. A write in flight, or a page being loaded, is waited for.
+  Action Next(grpc::Status& status, uint64_t& page_after) {
+    if (finished_ || write_in_flight_) return Action::kNone;
+    if (end_) return FinishWith(*end_, status);
+    while (true) {
+      const store::ChangeRow* row = nullptr;
+      if (!live_phase_) {
+        if (!backfill_.empty()) {
+          row = &backfill_.front();
+        } else if (sent_ >= live_from_) {
+          live_phase_ = true;  // everything after sent_ is (or will be) in the subscription
+          continue;
+        } else if (page_loading_) {
+          return Action::kNone;
+        } else if (sub_->Take(0).closed) {
+          return FinishWith(ShuttingDown(), status);
+        } else {
+          page_loading_ = true;
+          page_after = fetched_;
+          return Action::kLoadPage;
+        }
+      } else {
+        if (live_.empty()) {
+          cache::ChangeSubscription::Taken taken = sub_->Take(options_.take_rows);
+          live_.assign(taken.rows.begin(), taken.rows.end());
+          if (live_.empty()) {
+            if (taken.overflowed) {
+              return FinishWith(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                             "consumer fell too far behind the change log; resume "
+                                             "with after_sequence=" + std::to_string(sent_)),
+                                status);
+            }
+            if (taken.closed) return FinishWith(ShuttingDown(), status);
+            return Action::kNone;  // the hub notifies when rows arrive
+          }
+        }
+        row = live_.front().get();
+      }
+
+      if (row->sequence <= sent_) {  // already sent from the other source
+        PopRow();
+        continue;
+      }
+      absl::StatusOr<std::optional<v1::Change>> change = ToChange(*row);
+      if (!change.ok()) {
+        return FinishWith(grpc::Status(grpc::StatusCode::INTERNAL,
+                                       "unreadable change-log row " + std::to_string(row->sequence) +
+                                           ": " + std::string(change.status().message())),
+                          status);
+      }
+      if (!*change) {  // an account row: nothing to send, but it counts as passed
+        sent_ = row->sequence;
+        PopRow();
+        continue;
+      }
+      out_ = std::move(**change);
+      writing_ = row->sequence;
+      PopRow();
+      write_in_flight_ = true;
+      return Action::kWrite;
+    }
+  }
+
+  Action FinishWith(const grpc::Status& end, grpc::Status& status) {
+    finished_ = true;
+    sub_.reset();  // nothing more is queued for this call
+    backfill_.clear();
+    live_.clear();
+    status = end;
+    return Action::kFinish;
+  }
+
+  grpc::Status ShuttingDown() const {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "server shutting down; resume with after_sequence=" + std::to_string(sent_));
+  }
+
+  void PopRow() {
+    if (!live_phase_) {
+      backfill_.pop_front();
+    } else {
+      live_.pop_front();
+    }
+  }
+
+  // Reads the next backfill page on a database worker; the task keeps the call alive.
+  void LoadPage(uint64_t after) {
+    bool queued = reads_.TrySubmit([self = shared_from_this(), after](store::ReadStore& store) {
+      self->OnPage(store.ReadChanges(after, self->options_.backfill_page_rows));
+    });
+    if (!queued) OnPage(absl::ResourceExhaustedError("database work queue is full"));
+  }
+
+  void OnPage(absl::StatusOr<std::vector<store::ChangeRow>> rows) {
+    {
+      std::lock_guard lock(mu_);
+      page_loading_ = false;
+      std::string resume = "; resume with after_sequence=" + std::to_string(sent_);
+      if (absl::IsResourceExhausted(rows.status())) {
+        grpc::Status full = DatabaseQueueFull();
+        if (!end_) end_ = grpc::Status(full.error_code(), full.error_message() + resume);
+      } else if (!rows.ok()) {
+        grpc::Status failed = ToGrpcStatus(rows.status());
+        if (!end_) {
+          end_ = grpc::Status(failed.error_code(),
+                              "change log read failed: " + failed.error_message() + resume);
+        }
+      } else if (rows->empty()) {
+        // The hub has published up to live_from_, so the log must hold rows up to it.
+        if (!end_) {
+          end_ = grpc::Status(grpc::StatusCode::INTERNAL,
+                              "change log has no rows after " + std::to_string(fetched_) +
+                                  " but the replica has seen " + std::to_string(live_from_));
+        }
+      } else {
+        fetched_ = rows->back().sequence;
+        for (store::ChangeRow& row : *rows) backfill_.push_back(std::move(row));
+      }
+    }
+    Pump();
+  }
+
+  cache::ChangeHub& hub_;
+  store::ReadPool& reads_;
+  metrics::Metrics& metrics_;
+  const ChangeServiceOptions options_;
+  const std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<WatchReactor> self_;  // set in Start, released in OnDone
+
+  std::mutex mu_;
+  std::unique_ptr<cache::ChangeSubscription> sub_;
+  uint64_t live_from_ = 0;   // the subscription holds every row after this
+  uint64_t sent_;            // highest sequence delivered to the client or skipped
+  uint64_t fetched_;         // highest sequence read from the database
+  uint64_t writing_ = 0;     // sequence of the write in flight
+  bool live_phase_ = false;  // backfill done: rows come from the subscription
+  bool page_loading_ = false;
+  bool write_in_flight_ = false;
+  bool finished_ = false;
+  std::optional<grpc::Status> end_;  // decided end, issued once no write is in flight
+  std::deque<store::ChangeRow> backfill_;
+  std::deque<cache::ChangeHub::Row> live_;
+  v1::Change out_;  // the message being written; untouched until OnWriteDone
+};
+
+}  // namespace
+
+ChangeServiceImpl::ChangeServiceImpl(cache::ChangeHub& hub, store::ReadPool& reads,
+                                     const auth::CallerRegistry& callers, metrics::Metrics& metrics,
+                                     ChangeServiceOptions options)
+    : hub_(hub), reads_(reads), callers_(callers), metrics_(metrics), options_(options) {}
+
+grpc::ServerWriteReactor<v1::Change>* ChangeServiceImpl::WatchChanges(
+    grpc::CallbackServerContext* context, const v1::WatchChangesRequest* request) {
+  auto reactor = std::make_shared<WatchReactor>(hub_, reads_, metrics_, options_, request->after_sequence());
+  reactor->Start(AuthorizeCall(*context, callers_, auth::kScopeChangesWatch));
+  return reactor.get();
+}
+
+}  // namespace mm::api

@@ -1,0 +1,58 @@
+#pragma once
+// membership.v1.ChangeService on the gRPC callback API: WatchChanges(after_sequence) streams
+// every committed change with sequence > after_sequence exactly once, in strictly increasing
+// order, then follows new changes live.
+//
+// How: the call subscribes to the ChangeHub first, then backfills from the change log on the
+// database workers (ReadPool), page by page, until it reaches the sequence where its
+// subscription starts; from then on it sends what the subscription holds, skipping sequences
+// it already sent. No gRPC thread ever waits on the database, and at most one Write is in
+// flight per call (the next row is sent from OnWriteDone), so a slow reader only fills its own
+// bounded hub queue.
+//
+// What is streamed: `user` and `membership` entries as the proto defines them (the record
+// after the change; `updated_at` is the commit time; a membership's account_name, user_email
+// and user_name are not part of its change and are left empty). Account rows (workspace
+// names) have no place in `Change`: they are skipped, but their sequences still count, so a
+// resume position may name one.
+//
+// Statuses: UNAUTHENTICATED / PERMISSION_DENIED (scope `changes:watch`); UNAVAILABLE while the
+// replica has not loaded its cache yet, when the database is unreachable during backfill, and
+// at server shutdown (ChangeHub::Close); RESOURCE_EXHAUSTED when the database work queue is
+// full, or when the reader fell so far behind that its hub queue overflowed — the message says
+// "resume with after_sequence=N", N being the last sequence the stream delivered (or skipped);
+// CANCELLED when the client goes away; INTERNAL for an unreadable change-log row. The stream
+// never ends with OK. Retention is not implemented yet: OUT_OF_RANGE for pruned sequences is
+// not produced.
+
+#include <cstddef>
+
+#include "api/rpc_support.h"
+#include "cache/change_hub.h"
+#include "membership/v1/membership.grpc.pb.h"
+
+namespace mm::api {
+
+struct ChangeServiceOptions {
+  int backfill_page_rows = 500;  // change-log rows read per database round trip
+  size_t take_rows = 256;        // rows taken from the hub queue at a time
+};
+
+class ChangeServiceImpl final : public membership::v1::ChangeService::CallbackService {
+ public:
+  // Every reference must outlive the service (and the gRPC server that serves it).
+  ChangeServiceImpl(cache::ChangeHub& hub, store::ReadPool& reads, const auth::CallerRegistry& callers,
+                    metrics::Metrics& metrics, ChangeServiceOptions options = {});
+
+  grpc::ServerWriteReactor<membership::v1::Change>* WatchChanges(
+      grpc::CallbackServerContext* context, const membership::v1::WatchChangesRequest* request) override;
+
+ private:
+  cache::ChangeHub& hub_;
+  store::ReadPool& reads_;
+  const auth::CallerRegistry& callers_;
+  metrics::Metrics& metrics_;
+  const ChangeServiceOptions options_;
+};
+
+}  // namespace mm::api
