@@ -246,12 +246,17 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
           end_ = grpc::Status(failed.error_code(),
                               "change log read failed: " + failed.error_message() + resume);
         }
-      } else if (rows->empty()) {
-        // The hub has published up to live_from_, so the log must hold rows up to it.
+      } else if (rows->empty() || rows->front().sequence != fetched_ + 1) {
+        // Sequences are contiguous and pruning deletes a prefix: a missing next sequence (the
+        // hub has published up to live_from_, so the log held it) means it was pruned.
+        uint64_t kept_from = rows->empty() ? live_from_ + 1 : rows->front().sequence;
         if (!end_) {
-          end_ = grpc::Status(grpc::StatusCode::INTERNAL,
-                              "change log has no rows after " + std::to_string(fetched_) +
-                                  " but the replica has seen " + std::to_string(live_from_));
+          end_ = grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                              "changes after " + std::to_string(fetched_) +
+                                  " are older than the change-log retention (pruned); the oldest "
+                                  "retained is " + std::to_string(kept_from) +
+                                  ": re-read the state you mirror, then watch with after_sequence=" +
+                                  std::to_string(kept_from - 1));
         }
       } else {
         fetched_ = rows->back().sequence;

@@ -22,8 +22,8 @@
 // full, or when the reader fell so far behind that its hub queue overflowed — the message says
 // "resume with after_sequence=N", N being the last sequence the stream delivered (or skipped);
 // CANCELLED when the client goes away; INTERNAL for an unreadable change-log row. The stream
-// never ends with OK. Retention is not implemented yet: OUT_OF_RANGE for pruned sequences is
-// not produced.
+// never ends with OK; OUT_OF_RANGE when after_sequence is older than the change-log retention
+// (those changes were pruned: the message names the oldest retained sequence).
 
 #include <cstddef>
 

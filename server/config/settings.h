@@ -53,6 +53,8 @@ struct Settings {
   std::chrono::milliseconds poll_interval{250};
   int db_read_threads = 4;
   size_t db_read_queue = 1000;
+  std::chrono::seconds changelog_retention{30 * 24 * 3600};
+  std::chrono::milliseconds prune_interval{3600 * 1000};
   TlsFiles grpc_tls;  // MM_GRPC_TLS_{CERT,KEY,CLIENT_CA}_FILE
   TlsFiles http_tls;  // MM_HTTP_TLS_{CERT,KEY,CLIENT_CA}_FILE
 };

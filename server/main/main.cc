@@ -30,6 +30,7 @@
 #include "metrics/metrics.h"
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
+#include "store/pg_change_log_pruner.h"
 #include "store/pg_event_store.h"
 #include "store/pg_read_store.h"
 #include "store/read_pool.h"
@@ -176,6 +177,9 @@ int Serve(const std::vector<std::string>& args) {
   cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval},
                                  &change_hub);
   follower.Start();
+  store::PgChangeLogPruner pruner(settings.database_url, settings.changelog_retention,
+                                  settings.prune_interval);
+  pruner.Start();
 
   // Schema check: retried until the database answers, so a pod started before its database
   // waits (not ready) instead of crash-looping.

@@ -345,3 +345,51 @@ TEST_F(WatchE2ETest, ShutdownEndsOpenStreams) {
 
 }  // namespace
 }  // namespace mm::testing
+
+namespace mm::testing {
+namespace {
+
+// Retention: rows older than MM_CHANGELOG_RETENTION_SECONDS are pruned; a watch that asks for
+// pruned changes ends with OUT_OF_RANGE naming the oldest retained sequence, and a watch from
+// there works.
+TEST(WatchRetentionE2ETest, PrunedChangesAreOutOfRangeAndNewOnesStillFlow) {
+  auto db = TestDatabase::Create("watch_retention");
+  std::string dir = TempDir();
+  auto service = ServiceProcess::Start({.binary = MM_SERVER_BINARY,
+                                        .env = {{"MM_DATABASE_URL", db->url()},
+                                                {"MM_HUUDIS_SECRETS", kSecret},
+                                                {"MM_CALLERS_FILE", WriteWatchCallers(dir)},
+                                                {"MM_CHANGELOG_RETENTION_SECONDS", "1"},
+                                                {"MM_PRUNE_INTERVAL_MS", "200"}}});
+  auto channel = grpc::CreateChannel(service->grpc_target(), grpc::InsecureChannelCredentials());
+  for (int i = 0; i < 3; ++i) {
+    auto r = PostSigned(service->http_url(), FixtureFor("huudis.account.member_added.v1.json", "ret" + std::to_string(i)));
+    ASSERT_TRUE(r.ok() && r->status == 200);
+  }
+  const uint64_t head = std::stoull(db->Scalar("SELECT last_sequence FROM change_log_head"));
+  ASSERT_GE(head, 6u);
+  bool pruned = false;
+  for (int i = 0; i < 100 && !pruned; ++i) {
+    pruned = db->Scalar("SELECT count(*) FROM change_log") == "0";
+    if (!pruned) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(pruned) << "rows older than the retention are pruned";
+
+  Watcher old(channel, kWatchToken, 0);
+  auto status = old.WaitEnd();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), grpc::StatusCode::OUT_OF_RANGE) << status->error_message();
+  EXPECT_NE(status->error_message().find("after_sequence=" + std::to_string(head)), std::string::npos)
+      << status->error_message();
+  EXPECT_TRUE(old.changes().empty());
+
+  Watcher fresh(channel, kWatchToken, head);
+  auto r = PostSigned(service->http_url(), FixtureFor("huudis.account.member_added.v1.json", "ret_new"));
+  ASSERT_TRUE(r.ok() && r->status == 200);
+  uint64_t seq = json::parse(r->body)["sequence"];
+  ASSERT_TRUE(fresh.WaitFor(seq)) << "new changes flow after the pruned range";
+  EXPECT_GT(fresh.changes().front().sequence(), head);
+}
+
+}  // namespace
+}  // namespace mm::testing

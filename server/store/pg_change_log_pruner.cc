@@ -1,0 +1,66 @@
+#include "store/pg_change_log_pruner.h"
+
+#include "common/log.h"
+#include "store/pg_connection.h"
+
+namespace mm::store {
+namespace {
+constexpr char kPrune[] = "prune_change_log";
+}  // namespace
+
+PgChangeLogPruner::PgChangeLogPruner(std::string database_url, std::chrono::seconds retention,
+                                     std::chrono::milliseconds interval)
+    : conn_(std::make_unique<PgConnection>(
+          std::move(database_url),
+          std::vector<PgConnection::Statement>{
+              {kPrune,
+               // committed_at is the writer's transaction start, so it is not strictly ordered
+               // by sequence; cutting at the newest old row's sequence keeps the deletion a prefix.
+               "DELETE FROM change_log WHERE sequence <= (SELECT max(sequence) FROM change_log"
+               " WHERE committed_at < now() - make_interval(secs => $1))"}})),
+      retention_(retention),
+      interval_(interval) {}
+
+PgChangeLogPruner::~PgChangeLogPruner() { Stop(); }
+
+void PgChangeLogPruner::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void PgChangeLogPruner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<int64_t> PgChangeLogPruner::PruneOnce() {
+  int64_t deleted = 0;
+  absl::Status status = CatchAll([&] {
+    pqxx::work txn(conn_->Get());
+    deleted = static_cast<int64_t>(
+        txn.exec_prepared(kPrune, static_cast<double>(retention_.count())).affected_rows());
+    txn.commit();
+  });
+  if (absl::IsUnavailable(status)) conn_->Reset();
+  if (!status.ok()) return status;
+  return deleted;
+}
+
+void PgChangeLogPruner::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    absl::StatusOr<int64_t> deleted = PruneOnce();
+    if (!deleted.ok()) {
+      log::Warn("change-log pruning failed; retrying later", {{"error", std::string(deleted.status().message())}});
+    } else if (*deleted > 0) {
+      log::Info("change log pruned", {{"rows", std::to_string(*deleted)},
+                                      {"retention_seconds", std::to_string(retention_.count())}});
+    }
+    lock.lock();
+    wake_.wait_for(lock, interval_, [&] { return stopping_; });
+  }
+}
+
+}  // namespace mm::store
