@@ -127,6 +127,31 @@ std::string* ApiE2ETest::dir_ = nullptr;
 ServiceProcess* ApiE2ETest::service_ = nullptr;
 uint64_t ApiE2ETest::last_sequence_ = 0;
 
+// Pages through ListMembers of `account` (page size `page_size`) to the end, calling
+// `between_pages` after each page; returns the user ids in the order received.
+std::vector<std::string> ListAllMembers(v1::MembershipService::Stub& stub, const std::string& account,
+                                        int page_size, const std::function<void()>& between_pages) {
+  std::vector<std::string> seen;
+  std::string token;
+  for (int page = 0; page < 1000; ++page) {
+    v1::ListMembersRequest req;
+    req.set_account_id(account);
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    v1::ListMembersResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ctx.AddMetadata("authorization", "Bearer " + ScopeTokens().at("members:read"));
+    grpc::Status status = stub.ListMembers(&ctx, req, &resp);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    for (const auto& m : resp.members()) seen.push_back(m.user_id());
+    between_pages();
+    token = resp.next_page_token();
+    if (!status.ok() || token.empty()) break;
+  }
+  return seen;
+}
+
 TEST_F(ApiE2ETest, GetUserExplainsTheStateWithProvenance) {
   auto users = v1::UserService::NewStub(Channel());
   v1::GetUserRequest req;
@@ -179,21 +204,8 @@ TEST_F(ApiE2ETest, GetMembershipAnswersPresentMembersOnly) {
 
 TEST_F(ApiE2ETest, ListMembersPagesInStableOrderWithRoleFilterAndValidation) {
   auto stub = v1::MembershipService::NewStub(Channel());
-  std::vector<std::string> seen;
-  std::string token;
   int pages = 0;
-  do {
-    v1::ListMembersRequest req;
-    req.set_account_id("acc_api");
-    req.set_page_size(2);
-    req.set_page_token(token);
-    v1::ListMembersResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(stub->ListMembers(Context(ctx, Tok("members:read")), req, &resp).ok());
-    for (const auto& m : resp.members()) seen.push_back(m.user_id());
-    token = resp.next_page_token();
-    ++pages;
-  } while (!token.empty() && pages < 10);
+  std::vector<std::string> seen = ListAllMembers(*stub, "acc_api", 2, [&] { ++pages; });
   EXPECT_EQ(seen, (std::vector<std::string>{"usr_api_1", "usr_api_2", "usr_api_3", "usr_api_4"}));
   EXPECT_EQ(pages, 2);
 
@@ -436,20 +448,9 @@ TEST_F(ApiE2ETest, PaginationUnderConcurrentWritesReturnsEveryStableMemberOnce) 
     }
   });
   auto stub = v1::MembershipService::NewStub(Channel());
-  std::vector<std::string> seen;
-  std::string token;
-  do {
-    v1::ListMembersRequest req;
-    req.set_account_id(account);
-    req.set_page_size(7);
-    req.set_page_token(token);
-    v1::ListMembersResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(stub->ListMembers(Context(ctx, Tok("members:read")), req, &resp).ok());
-    for (const auto& m : resp.members()) seen.push_back(m.user_id());
-    token = resp.next_page_token();
+  std::vector<std::string> seen = ListAllMembers(*stub, account, 7, [] {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let writes land between pages
-  } while (!token.empty());
+  });
   stop.store(true);
   writer.join();
   std::set<std::string> unique(seen.begin(), seen.end());
@@ -460,21 +461,8 @@ TEST_F(ApiE2ETest, PaginationUnderConcurrentWritesReturnsEveryStableMemberOnce) 
 
 // --- membershipctl, the real binary ----------------------------------------------------------
 
-struct CtlResult {
-  int code = -1;
-  std::string out;
-};
-
-CtlResult Ctl(const std::string& args, const std::string& env) {
-  std::string command = env + " " + MM_CTL_BINARY + " " + args + " 2>&1";
-  CtlResult r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.out.append(buf, n);
-  int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+CommandResult Ctl(const std::string& args, const std::string& env) {
+  return RunCommand(env + " " + MM_CTL_BINARY + " " + args);
 }
 
 TEST_F(ApiE2ETest, MembershipctlEndToEnd) {
@@ -483,41 +471,41 @@ TEST_F(ApiE2ETest, MembershipctlEndToEnd) {
   auto with = [&](const std::string& scope) { return env + " MM_TOKEN=" + Tok(scope); };
 
   auto active = Ctl("is-active usr_api_1", with("users:check"));
-  EXPECT_EQ(active.code, 0) << active.out;
-  EXPECT_NE(active.out.find("active (USER_STATE_ACTIVE)"), std::string::npos) << active.out;
+  EXPECT_EQ(active.code, 0) << active.output;
+  EXPECT_NE(active.output.find("active (USER_STATE_ACTIVE)"), std::string::npos) << active.output;
   auto inactive = Ctl("is-active usr_api_4 --json", with("users:check"));
-  EXPECT_EQ(inactive.code, 1) << inactive.out;
-  EXPECT_EQ(json::parse(inactive.out)["state"], "USER_STATE_DISABLED") << inactive.out;
+  EXPECT_EQ(inactive.code, 1) << inactive.output;
+  EXPECT_EQ(json::parse(inactive.output)["state"], "USER_STATE_DISABLED") << inactive.output;
   EXPECT_EQ(Ctl("is-active usr_api_1", with("users:read")).code, 3) << "PERMISSION_DENIED is a failed call";
   EXPECT_EQ(Ctl("is-active", with("users:check")).code, 2) << "usage error";
   EXPECT_EQ(Ctl("is-active --help", with("users:check")).code, 0);
 
   auto user = Ctl("user usr_api_4", with("users:read"));
-  EXPECT_EQ(user.code, 0) << user.out;
-  EXPECT_NE(user.out.find("account_compromise"), std::string::npos) << user.out;
+  EXPECT_EQ(user.code, 0) << user.output;
+  EXPECT_NE(user.output.find("account_compromise"), std::string::npos) << user.output;
   EXPECT_EQ(Ctl("user usr_nobody", with("users:read")).code, 1);
 
   auto members = Ctl("members acc_api --all", with("members:read"));
-  EXPECT_EQ(members.code, 0) << members.out;
+  EXPECT_EQ(members.code, 0) << members.output;
   for (const char* u : {"usr_api_1", "usr_api_2", "usr_api_3", "usr_api_4"}) {
-    EXPECT_NE(members.out.find(u), std::string::npos) << members.out;
+    EXPECT_NE(members.output.find(u), std::string::npos) << members.output;
   }
   auto memberships = Ctl("memberships usr_api_1 --json", with("members:read"));
-  EXPECT_EQ(json::parse(memberships.out)["memberships"].size(), 2u) << memberships.out;
+  EXPECT_EQ(json::parse(memberships.output)["memberships"].size(), 2u) << memberships.output;
   auto seats = Ctl("seats acc_api --json", with("seats:read"));
-  EXPECT_EQ(json::parse(seats.out)["billable"], "3") << seats.out;
+  EXPECT_EQ(json::parse(seats.output)["billable"], "3") << seats.output;
   auto all = Ctl("seat-counts --all", with("seats:read"));
-  EXPECT_NE(all.out.find("acc_two"), std::string::npos) << all.out;
+  EXPECT_NE(all.output.find("acc_two"), std::string::npos) << all.output;
 
   auto body_file = *dir_ + "/created.json";
   std::ofstream(body_file) << FixtureFor("huudis.user.created.v1.json", "ctl");
   auto sent = Ctl("send-webhook " + body_file, env);
-  EXPECT_EQ(sent.code, 0) << sent.out;
-  EXPECT_NE(sent.out.find("\"applied\""), std::string::npos) << sent.out;
+  EXPECT_EQ(sent.code, 0) << sent.output;
+  EXPECT_NE(sent.output.find("\"applied\""), std::string::npos) << sent.output;
   EXPECT_EQ(Ctl("send-webhook " + body_file + " --secret whsec_wrong", env).code, 1);
 
   auto disabled = Ctl("disable usr_api_3 --reason ctl-test", with("users:write"));
-  EXPECT_EQ(disabled.code, 0) << disabled.out;
+  EXPECT_EQ(disabled.code, 0) << disabled.output;
   EXPECT_EQ(Ctl("is-active usr_api_3", with("users:check")).code, 1);
   EXPECT_EQ(Ctl("enable usr_api_3", with("users:write")).code, 0);
   EXPECT_EQ(Ctl("disable usr_nobody", with("users:write")).code, 1);

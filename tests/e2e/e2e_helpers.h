@@ -3,6 +3,8 @@
 // files, and gRPC stubs that carry a bearer token.
 
 #include <chrono>
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -100,6 +102,22 @@ inline std::string TempDir() {
   const char* dir = mkdtemp(tmpl);
   if (dir == nullptr) throw std::runtime_error("mkdtemp failed");
   return dir;
+}
+
+// Runs a shell command (stderr folded into stdout) and returns its exit code and output.
+struct CommandResult {
+  int code = -1;  // -1: did not exit normally
+  std::string output;
+};
+inline CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) result.output.append(buf, n);
+  int status = pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 class UserClient {

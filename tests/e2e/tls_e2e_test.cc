@@ -364,24 +364,12 @@ TEST_F(MtlsE2ETest, HttpAcceptsOnlyClientCertificatesFromTheClientCa) {
 
 // --- Settings -------------------------------------------------------------------------------
 
-struct Exit {
-  int code = -1;
-  std::string output;
-};
+using Exit = CommandResult;
 
-// Runs `membership-mirror serve` with exactly `env` (bounded by `timeout`, in case it starts).
 Exit RunServe(const std::map<std::string, std::string>& env, const std::string& extra_args = "") {
   std::string command = "timeout 20 env -i";
   for (const auto& [name, value] : env) command += " " + name + "=" + ShellQuote(value);
-  command += " " + ShellQuote(MM_SERVER_BINARY) + " serve" + extra_args + " 2>&1";
-  Exit out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed");
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.output.append(buf, n);
-  int status = pclose(pipe);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return RunCommand(command + " " + ShellQuote(MM_SERVER_BINARY) + " serve" + extra_args);
 }
 
 TEST(TlsSettingsE2ETest, HelpListsTheTlsSettings) {
