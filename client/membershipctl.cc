@@ -109,14 +109,9 @@ client::HttpClientOptions HttpOptions(const Args& args) {
 }
 
 int RpcFailed(const grpc::Status& s) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-      "DATA_LOSS", "UNAUTHENTICATED"};
-  int code = static_cast<int>(s.error_code());
-  std::cerr << "membershipctl: " << (code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN") << ": "
-            << s.error_message() << "\n";
+  // gRPC codes are absl::StatusCode values, and Abseil names them ("INVALID_ARGUMENT").
+  std::cerr << "membershipctl: " << absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code()))
+            << ": " << s.error_message() << "\n";
   // NOT_FOUND is an answer ("no such user"), not a failure of the call.
   return s.error_code() == grpc::StatusCode::NOT_FOUND ? kNo : kFailed;
 }

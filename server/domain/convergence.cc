@@ -186,4 +186,11 @@ Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys
   return won_any ? Outcome::kApplied : Outcome::kStale;
 }
 
+Outcome Decide(const ProviderEvent& pe, bool duplicate, StateSet& state, TouchedKeys& changed) {
+  if (duplicate) return Outcome::kDuplicate;
+  if (pe.dead_letter_reason) return Outcome::kDeadLettered;
+  if (pe.ignored) return Outcome::kIgnored;
+  return ApplyProviderEvent(pe, state, changed);
+}
+
 }  // namespace mm::domain

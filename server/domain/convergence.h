@@ -34,4 +34,9 @@ TouchedKeys KeysOf(const ProviderEvent& event);
 // An event with no normalized events is kStale (the caller decides kIgnored before this).
 Outcome ApplyProviderEvent(const ProviderEvent& event, StateSet& state, TouchedKeys& changed);
 
+// The outcome of one delivery, in the order DESIGN §3 answers it: a second delivery of a stored
+// event is kDuplicate; a dead-lettered one kDeadLettered; an unknown type kIgnored; otherwise
+// its normalized events are applied (kApplied or kStale). Only the last case touches `state`.
+Outcome Decide(const ProviderEvent& event, bool duplicate, StateSet& state, TouchedKeys& changed);
+
 }  // namespace mm::domain

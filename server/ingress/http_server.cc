@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "ingress/problem.h"
 
 namespace mm::ingress {
 
@@ -73,15 +74,10 @@ class HttpServer::Impl {
 
 namespace {
 
-std::string ProblemBody(int status, std::string_view title, std::string_view detail) {
-  return absl::StrCat("{\"type\":\"about:blank\",\"title\":\"", std::string(title),
-                      "\",\"status\":", status, ",\"detail\":\"", std::string(detail), "\"}");
-}
-
 // A plain 503 written to connections over the cap; no parsing, no handler.
 const std::string& OverCapacityResponse() {
   static const std::string response = [] {
-    std::string body = ProblemBody(503, "Service Unavailable", "too many connections; retry later");
+    std::string body = Problem(503, "too many connections; retry later").body;
     return absl::StrCat("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n",
                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: ", body.size(),
                         "\r\n\r\n", body);
@@ -166,8 +162,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     keep_alive_ = header.keep_alive();
     if (auto length = parser_->content_length(); length && *length > opts().max_body_bytes) {
       // Refuse before reading: the sender learns at once and we never buffer the body.
-      return WriteProblem(413, "Content Too Large",
-                          absl::StrCat("body larger than ", opts().max_body_bytes, " bytes"), true);
+      return WriteTooLarge();
     }
     auto expect = header[http::field::expect];
     if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
@@ -187,17 +182,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnBody(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return WriteProblem(413, "Content Too Large",
-                          absl::StrCat("body larger than ", opts().max_body_bytes, " bytes"), true);
+      return WriteTooLarge();
     }
     if (ec) return OnReadError(ec);
     lowest().expires_never();  // the handler answers; the writer always calls back
     request_ = parser_->release();
     if (server_->require_client_cert() && !client_cert_verified_ && !IsAnonymous(request_)) {
-      return WriteProblem(401, "Unauthorized", "client certificate required", false);
+      return WriteProblem(401, "client certificate required", false);
     }
     if (server_->draining_.load()) {
-      return WriteProblem(503, "Service Unavailable", "shutting down; retry", true, "1");
+      return WriteProblem(503, "shutting down; retry", true, "1");
     }
     server_->in_flight_.fetch_add(1);
     auto answered = std::make_shared<std::atomic<bool>>(false);
@@ -229,26 +223,30 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (ec == http::error::body_limit) {
       // Beast checks a declared Content-Length against the limit while parsing the header.
-      return WriteProblem(413, "Content Too Large",
-                          absl::StrCat("body larger than ", opts().max_body_bytes, " bytes"), true);
+      return WriteTooLarge();
     }
     if (ec == http::error::header_limit) {
-      return WriteProblem(431, "Request Header Fields Too Large", "headers too large", true);
+      return WriteProblem(431, "headers too large", true);
     }
     // Anything else the parser refused is a malformed request; a transport (TCP or TLS) error
     // leaves nothing to answer on.
     if (!IsHttpError(ec)) return Close();
-    WriteProblem(400, "Bad Request", "malformed HTTP request", true);
+    WriteProblem(400, "malformed HTTP request", true);
   }
 
-  void WriteProblem(int status, std::string_view title, std::string detail, bool close,
-                    std::string retry_after = "") {
-    HttpResponse r;
-    r.status = status;
-    r.content_type = "application/problem+json";
-    r.body = ProblemBody(status, title, detail);
+  // 413, then close: the rest of the body is never read.
+  void WriteTooLarge() {
+    WriteProblem(413, absl::StrCat("body larger than ", opts().max_body_bytes, " bytes"), true);
+  }
+
+  // `retry_after`, when given, replaces Problem()'s default for the status.
+  void WriteProblem(int status, const std::string& detail, bool close, const std::string& retry_after = "") {
+    HttpResponse r = Problem(status, detail);
     r.close = close;
-    if (!retry_after.empty()) r.headers.emplace_back("Retry-After", retry_after);
+    if (!retry_after.empty()) {
+      std::erase_if(r.headers, [](const auto& h) { return h.first == "Retry-After"; });
+      r.headers.emplace_back("Retry-After", retry_after);
+    }
     Write(std::move(r));
   }
 

@@ -7,6 +7,7 @@ namespace mm::ingress {
 
 HttpResponse Problem(int status, std::string_view detail) {
   auto reason = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
+  if (status == 413) reason = "Content Too Large";  // RFC 9110's name; Beast has the older one
   nlohmann::ordered_json body;
   body["type"] = "about:blank";
   body["title"] = std::string(reason.data(), reason.size());

@@ -16,15 +16,7 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
   for (size_t i = 0; i < batch.size(); ++i) {
     const domain::ProviderEvent& e = *batch[i];
     auto [it, inserted] = events_.try_emplace({e.provider, e.event_id}, domain::Outcome::kApplied);
-    if (!inserted) {
-      results[i].outcome = domain::Outcome::kDuplicate;
-    } else if (e.dead_letter_reason) {
-      results[i].outcome = domain::Outcome::kDeadLettered;
-    } else if (e.ignored) {
-      results[i].outcome = domain::Outcome::kIgnored;
-    } else {
-      results[i].outcome = domain::ApplyProviderEvent(e, state_, changed);
-    }
+    results[i].outcome = domain::Decide(e, !inserted, state_, changed);
     if (inserted) it->second = results[i].outcome;
   }
   TimePoint now = SystemClock::Instance().Now();

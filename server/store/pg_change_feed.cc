@@ -12,10 +12,6 @@ constexpr char kReadHead[] = "read_head";
 constexpr char kLoadUserStatesPage[] = "load_user_states_page";
 constexpr int kSnapshotPageSize = 50000;
 
-// Timestamps are read as exact integer microseconds: independent of the session's TimeZone and
-// DateStyle (which we must not rely on, see STYLE.md) and cheap to convert.
-#define MM_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
 std::optional<TimePoint> MicrosField(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
   return FromUnixMicros(f.as<long long>());
@@ -35,8 +31,8 @@ PgChangeFeed::PgChangeFeed(std::string database_url) {
       std::vector<PgConnection::Statement>{
           {kReadHead, "SELECT last_sequence FROM change_log_head WHERE singleton"},
           {kLoadUserStatesPage,
-           "SELECT user_id, state, " MM_MICROS("state_changed_at") ", disabled_reason, "
-           MM_MICROS("sessions_valid_after") " FROM users WHERE user_id > $1"
+           "SELECT user_id, state, " MM_SQL_MICROS("state_changed_at") ", disabled_reason, "
+           MM_SQL_MICROS("sessions_valid_after") " FROM users WHERE user_id > $1"
            " ORDER BY user_id LIMIT $2"},
           ReadChangesStatement(),
       },

@@ -6,9 +6,8 @@ constexpr char kReadChanges[] = "read_changes";
 }  // namespace
 
 PgConnection::Statement ReadChangesStatement() {
-  // committed_at as exact integer microseconds: independent of the session's TimeZone/DateStyle.
   return {kReadChanges,
-          "SELECT sequence, (extract(epoch FROM committed_at) * 1000000)::bigint, entity,"
+          "SELECT sequence, " MM_SQL_MICROS("committed_at") ", entity,"
           " record::text FROM change_log WHERE sequence > $1 ORDER BY sequence LIMIT $2"};
 }
 

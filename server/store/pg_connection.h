@@ -16,6 +16,10 @@
 
 #include "absl/status/status.h"
 
+// SQL for a timestamptz column as exact integer microseconds since the epoch: independent of
+// the session's TimeZone and DateStyle (which we must not rely on) and cheap to convert.
+#define MM_SQL_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
 namespace mm::store {
 
 // Maps a libpqxx/libpq exception to a Status, in one place (STYLE.md "Errors"):

@@ -297,16 +297,7 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
     StateSet before = after;
     domain::TouchedKeys changed;
     for (size_t i = 0; i < batch.size(); ++i) {
-      const ProviderEvent& e = *batch[i];
-      if (!is_new[i]) {
-        results[i].outcome = Outcome::kDuplicate;
-      } else if (e.dead_letter_reason) {
-        results[i].outcome = Outcome::kDeadLettered;
-      } else if (e.ignored) {
-        results[i].outcome = Outcome::kIgnored;
-      } else {
-        results[i].outcome = domain::ApplyProviderEvent(e, after, changed);
-      }
+      results[i].outcome = domain::Decide(*batch[i], !is_new[i], after, changed);
     }
 
     ChangeRows changes;

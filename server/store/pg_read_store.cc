@@ -15,19 +15,16 @@ constexpr char kListUserMemberships[] = "list_user_memberships";
 constexpr char kGetSeatCount[] = "get_seat_count";
 constexpr char kListSeatCounts[] = "list_seat_counts";
 
-// Exact integer microseconds, independent of the session's TimeZone and DateStyle.
-#define MM_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
 // Membership rows with what callers want beside them: the account's name and the user's
 // email and name, as the mirror knows them now.
 #define MM_MEMBERSHIP_SELECT                                                             \
-  "SELECT m.record::text, " MM_MICROS("m.updated_at") ", a.name, u.record->>'email',"   \
+  "SELECT m.record::text, " MM_SQL_MICROS("m.updated_at") ", a.name, u.record->>'email',"   \
   " u.record->>'name' FROM memberships m LEFT JOIN accounts a ON a.account_id = m.account_id" \
   " LEFT JOIN users u ON u.user_id = m.user_id "
 
 std::vector<PgConnection::Statement> Statements() {
   return {
-      {kGetUser, "SELECT record::text, " MM_MICROS("updated_at") " FROM users WHERE user_id = $1"},
+      {kGetUser, "SELECT record::text, " MM_SQL_MICROS("updated_at") " FROM users WHERE user_id = $1"},
       {kGetMembership,
        MM_MEMBERSHIP_SELECT "WHERE m.account_id = $1 AND m.user_id = $2 AND m.present"},
       {kListMembers, MM_MEMBERSHIP_SELECT
