@@ -65,30 +65,32 @@ std::string MemberRemoved(const std::string& account, const std::string& user, i
       .dump();
 }
 
-class ApiE2ETest : public ::testing::Test {
+class ApiE2ETest : public SharedServiceTest {
  protected:
   static void SetUpTestSuite() {
-    db_ = TestDatabase::Create("api").release();
-    dir_ = new std::string(TempDir());
-    service_ = ServiceProcess::Start({.binary = MM_SERVER_BINARY,
-                                      .env = {{"MM_DATABASE_URL", db_->url()},
-                                              {"MM_HUUDIS_SECRETS", kSecret},
-                                              {"MM_CALLERS_FILE", WriteScopedCallers(*dir_)}}})
-                   .release();
-    // acc_api: u1 owner, u2 admin, u3 member, u4 member (disabled), u5 removed; u1 also in acc_two.
-    const std::vector<std::tuple<std::string, std::string, std::string>> members = {
-        {"acc_api", "usr_api_1", "owner"},  {"acc_api", "usr_api_2", "admin"},
-        {"acc_api", "usr_api_3", "member"}, {"acc_api", "usr_api_4", "member"},
-        {"acc_api", "usr_api_5", "member"}, {"acc_two", "usr_api_1", "member"}};
-    int n = 0;
-    for (const auto& [account, user, role] : members) {
-      Post(MemberAdded(account, user, role, n, "evt_api_add_" + std::to_string(n)));
-      ++n;
-    }
-    Post(MemberRemoved("acc_api", "usr_api_5", 0, "evt_api_rm_5"));
-    std::string disable = ReplaceAll(FixtureFor("huudis.user.disabled.v1.json", "api"),
-                                     "usr_01KS325EWE6RW751J81QV16TCW_api", "usr_api_4");
-    last_sequence_ = Post(disable);
+    GuardSuiteSetUp([] {
+      db_ = TestDatabase::Create("api").release();
+      dir_ = new std::string(TempDir());
+      service_ = ServiceProcess::Start({.binary = MM_SERVER_BINARY,
+                                        .env = {{"MM_DATABASE_URL", db_->url()},
+                                                {"MM_HUUDIS_SECRETS", kSecret},
+                                                {"MM_CALLERS_FILE", WriteScopedCallers(*dir_)}}})
+                     .release();
+      // acc_api: u1 owner, u2 admin, u3 member, u4 member (disabled), u5 removed; u1 also in acc_two.
+      const std::vector<std::tuple<std::string, std::string, std::string>> members = {
+          {"acc_api", "usr_api_1", "owner"},  {"acc_api", "usr_api_2", "admin"},
+          {"acc_api", "usr_api_3", "member"}, {"acc_api", "usr_api_4", "member"},
+          {"acc_api", "usr_api_5", "member"}, {"acc_two", "usr_api_1", "member"}};
+      int n = 0;
+      for (const auto& [account, user, role] : members) {
+        Post(MemberAdded(account, user, role, n, "evt_api_add_" + std::to_string(n)));
+        ++n;
+      }
+      Post(MemberRemoved("acc_api", "usr_api_5", 0, "evt_api_rm_5"));
+      std::string disable = ReplaceAll(FixtureFor("huudis.user.disabled.v1.json", "api"),
+                                       "usr_01KS325EWE6RW751J81QV16TCW_api", "usr_api_4");
+      last_sequence_ = Post(disable);
+    });
   }
   static void TearDownTestSuite() {
     delete service_;

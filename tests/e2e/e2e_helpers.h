@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -119,6 +120,31 @@ inline CommandResult RunCommand(const std::string& command) {
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
+
+// Base for suites that start one service for all their tests in SetUpTestSuite. GoogleTest
+// reports the tests of a suite whose SetUpTestSuite throws as *skipped*, and ctest counts a skip
+// as a pass — a missing database would read as green. So the suite set-up runs through
+// GuardSuiteSetUp, and every test of the suite fails with the recorded error instead.
+class SharedServiceTest : public ::testing::Test {
+ protected:
+  static void GuardSuiteSetUp(const std::function<void()>& set_up) {
+    SuiteSetUpError().clear();
+    try {
+      set_up();
+    } catch (const std::exception& e) {
+      SuiteSetUpError() = e.what();
+    }
+  }
+  void SetUp() override {
+    if (!SuiteSetUpError().empty()) FAIL() << "suite set-up failed: " << SuiteSetUpError();
+  }
+
+ private:
+  static std::string& SuiteSetUpError() {
+    static std::string error;
+    return error;
+  }
+};
 
 class UserClient {
  public:

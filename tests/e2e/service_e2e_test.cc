@@ -31,15 +31,17 @@ std::map<std::string, std::string> BaseEnv(const TestDatabase& db, const std::st
           {"MM_POLL_INTERVAL_MS", "100"}};
 }
 
-class ServiceE2ETest : public ::testing::Test {
+class ServiceE2ETest : public SharedServiceTest {
  protected:
   static void SetUpTestSuite() {
-    db_ = TestDatabase::Create("e2e").release();
-    dir_ = new std::string(TempDir());
-    auto env = BaseEnv(*db_, WriteCallersFile(*dir_));
-    env["MM_MAX_BODY_BYTES"] = "4096";
-    env["MM_HEADER_TIMEOUT_MS"] = "400";
-    service_ = ServiceProcess::Start({.binary = MM_SERVER_BINARY, .env = env}).release();
+    GuardSuiteSetUp([] {
+      db_ = TestDatabase::Create("e2e").release();
+      dir_ = new std::string(TempDir());
+      auto env = BaseEnv(*db_, WriteCallersFile(*dir_));
+      env["MM_MAX_BODY_BYTES"] = "4096";
+      env["MM_HEADER_TIMEOUT_MS"] = "400";
+      service_ = ServiceProcess::Start({.binary = MM_SERVER_BINARY, .env = env}).release();
+    });
   }
   static void TearDownTestSuite() {
     delete service_;

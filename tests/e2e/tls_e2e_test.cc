@@ -164,7 +164,7 @@ void ExpectProblem(const absl::StatusOr<client::HttpReply>& reply, int status, c
 // --- Services -------------------------------------------------------------------------------
 
 // One service per test program run (ctest runs each test alone), on a database of its own.
-class TlsServiceTest : public ::testing::Test {
+class TlsServiceTest : public SharedServiceTest {
  protected:
   // `mutual`: both ports also require client certificates from the test CA.
   static void StartService(bool mutual) {
@@ -209,12 +209,12 @@ ServiceProcess* TlsServiceTest::service_ = nullptr;
 
 class TlsE2ETest : public TlsServiceTest {
  protected:
-  static void SetUpTestSuite() { StartService(/*mutual=*/false); }
+  static void SetUpTestSuite() { GuardSuiteSetUp([] { StartService(/*mutual=*/false); }); }
 };
 
 class MtlsE2ETest : public TlsServiceTest {
  protected:
-  static void SetUpTestSuite() { StartService(/*mutual=*/true); }
+  static void SetUpTestSuite() { GuardSuiteSetUp([] { StartService(/*mutual=*/true); }); }
 };
 
 // --- TLS ------------------------------------------------------------------------------------
