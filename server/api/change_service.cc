@@ -50,7 +50,7 @@ absl::StatusOr<std::optional<v1::Change>> ToChange(const store::ChangeRow& row) 
 class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
                            public std::enable_shared_from_this<WatchReactor> {
  public:
-  WatchReactor(cache::ChangeHub& hub, store::ReadPool& reads, metrics::Metrics& metrics,
+  WatchReactor(cache::ChangeHub& hub, store::ReadPool& reads, metrics::GrpcMethodMetrics& metrics,
                const ChangeServiceOptions& options, uint64_t after_sequence)
       : hub_(hub),
         reads_(reads),
@@ -130,7 +130,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
         StartWrite(&out_);
         return;
       case Action::kFinish:
-        RecordAnswered(metrics_, kMethod, status, started_);
+        RecordAnswered(metrics_, status, started_);
         Finish(status);
         return;
       case Action::kLoadPage:
@@ -268,7 +268,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
 
   cache::ChangeHub& hub_;
   store::ReadPool& reads_;
-  metrics::Metrics& metrics_;
+  metrics::GrpcMethodMetrics& metrics_;
   const ChangeServiceOptions options_;
   const std::chrono::steady_clock::time_point started_;
   std::shared_ptr<WatchReactor> self_;  // set in Start, released in OnDone
@@ -294,7 +294,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
 ChangeServiceImpl::ChangeServiceImpl(cache::ChangeHub& hub, store::ReadPool& reads,
                                      const auth::CallerRegistry& callers, metrics::Metrics& metrics,
                                      ChangeServiceOptions options)
-    : hub_(hub), reads_(reads), callers_(callers), metrics_(metrics), options_(options) {}
+    : hub_(hub), reads_(reads), callers_(callers), metrics_(metrics.GrpcMethod(kMethod)), options_(options) {}
 
 grpc::ServerWriteReactor<v1::Change>* ChangeServiceImpl::WatchChanges(
     grpc::CallbackServerContext* context, const v1::WatchChangesRequest* request) {

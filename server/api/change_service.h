@@ -51,7 +51,7 @@ class ChangeServiceImpl final : public membership::v1::ChangeService::CallbackSe
   cache::ChangeHub& hub_;
   store::ReadPool& reads_;
   const auth::CallerRegistry& callers_;
-  metrics::Metrics& metrics_;
+  metrics::GrpcMethodMetrics& metrics_;  // WatchChanges
   const ChangeServiceOptions options_;
 };
 

@@ -38,7 +38,7 @@ grpc::Status FillPage(const absl::StatusOr<store::Page<store::MembershipView>>& 
 grpc::ServerUnaryReactor* MembershipServiceImpl::GetMembership(grpc::CallbackServerContext* context,
                                                                const v1::GetMembershipRequest* request,
                                                                v1::Membership* response) {
-  UnaryCall call(context, "GetMembership", metrics_);
+  UnaryCall call(context, get_membership_);
   if (!call.Authorize(callers_, auth::kScopeMembersRead)) return call.reactor();
   if (!IsValidId(request->account_id()) || !IsValidId(request->user_id())) {
     return call.Finish(InvalidArgument("account_id and user_id must be 1..256 bytes"));
@@ -55,7 +55,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::GetMembership(grpc::CallbackSer
 grpc::ServerUnaryReactor* MembershipServiceImpl::ListMembers(grpc::CallbackServerContext* context,
                                                              const v1::ListMembersRequest* request,
                                                              v1::ListMembersResponse* response) {
-  UnaryCall call(context, "ListMembers", metrics_);
+  UnaryCall call(context, list_members_);
   if (!call.Authorize(callers_, auth::kScopeMembersRead)) return call.reactor();
   if (!IsValidId(request->account_id())) return call.Finish(InvalidArgument("account_id must be 1..256 bytes"));
   if (request->role().size() > 256) return call.Finish(InvalidArgument("role must be at most 256 bytes"));
@@ -74,7 +74,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ListMembers(grpc::CallbackServe
 grpc::ServerUnaryReactor* MembershipServiceImpl::ListUserMemberships(
     grpc::CallbackServerContext* context, const v1::ListUserMembershipsRequest* request,
     v1::ListUserMembershipsResponse* response) {
-  UnaryCall call(context, "ListUserMemberships", metrics_);
+  UnaryCall call(context, list_user_memberships_);
   if (!call.Authorize(callers_, auth::kScopeMembersRead)) return call.reactor();
   if (!IsValidId(request->user_id())) return call.Finish(InvalidArgument("user_id must be 1..256 bytes"));
   const std::string query = "memberships\n" + request->user_id();
@@ -92,7 +92,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ListUserMemberships(
 grpc::ServerUnaryReactor* SeatServiceImpl::GetSeatCount(grpc::CallbackServerContext* context,
                                                         const v1::GetSeatCountRequest* request,
                                                         v1::SeatCount* response) {
-  UnaryCall call(context, "GetSeatCount", metrics_);
+  UnaryCall call(context, get_seat_count_);
   if (!call.Authorize(callers_, auth::kScopeSeatsRead)) return call.reactor();
   if (!IsValidId(request->account_id())) return call.Finish(InvalidArgument("account_id must be 1..256 bytes"));
   return call.OnDatabase(reads_, [request, response](store::ReadStore& store) {
@@ -106,7 +106,7 @@ grpc::ServerUnaryReactor* SeatServiceImpl::GetSeatCount(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* SeatServiceImpl::ListSeatCounts(grpc::CallbackServerContext* context,
                                                           const v1::ListSeatCountsRequest* request,
                                                           v1::ListSeatCountsResponse* response) {
-  UnaryCall call(context, "ListSeatCounts", metrics_);
+  UnaryCall call(context, list_seat_counts_);
   if (!call.Authorize(callers_, auth::kScopeSeatsRead)) return call.reactor();
   const std::string query = "seat_counts";
   int limit = 0;

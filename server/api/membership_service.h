@@ -13,7 +13,11 @@ class MembershipServiceImpl final : public membership::v1::MembershipService::Ca
  public:
   MembershipServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers,
                         metrics::Metrics& metrics)
-      : reads_(reads), callers_(callers), metrics_(metrics) {}
+      : reads_(reads),
+        callers_(callers),
+        get_membership_(metrics.GrpcMethod("GetMembership")),
+        list_members_(metrics.GrpcMethod("ListMembers")),
+        list_user_memberships_(metrics.GrpcMethod("ListUserMemberships")) {}
 
   grpc::ServerUnaryReactor* GetMembership(grpc::CallbackServerContext* context,
                                           const membership::v1::GetMembershipRequest* request,
@@ -28,13 +32,18 @@ class MembershipServiceImpl final : public membership::v1::MembershipService::Ca
  private:
   store::ReadPool& reads_;
   const auth::CallerRegistry& callers_;
-  metrics::Metrics& metrics_;
+  metrics::GrpcMethodMetrics& get_membership_;
+  metrics::GrpcMethodMetrics& list_members_;
+  metrics::GrpcMethodMetrics& list_user_memberships_;
 };
 
 class SeatServiceImpl final : public membership::v1::SeatService::CallbackService {
  public:
   SeatServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics)
-      : reads_(reads), callers_(callers), metrics_(metrics) {}
+      : reads_(reads),
+        callers_(callers),
+        get_seat_count_(metrics.GrpcMethod("GetSeatCount")),
+        list_seat_counts_(metrics.GrpcMethod("ListSeatCounts")) {}
 
   grpc::ServerUnaryReactor* GetSeatCount(grpc::CallbackServerContext* context,
                                          const membership::v1::GetSeatCountRequest* request,
@@ -46,7 +55,8 @@ class SeatServiceImpl final : public membership::v1::SeatService::CallbackServic
  private:
   store::ReadPool& reads_;
   const auth::CallerRegistry& callers_;
-  metrics::Metrics& metrics_;
+  metrics::GrpcMethodMetrics& get_seat_count_;
+  metrics::GrpcMethodMetrics& list_seat_counts_;
 };
 
 }  // namespace mm::api

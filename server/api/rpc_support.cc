@@ -1,16 +1,6 @@
 #include "api/rpc_support.h"
 
 namespace mm::api {
-namespace {
-
-// The gRPC code's name ("INVALID_ARGUMENT"): absl::StatusCode values are the gRPC codes.
-std::string CodeName(grpc::StatusCode code) {
-  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-  return name.empty() ? "UNKNOWN" : name;
-}
-
-}  // namespace
-
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   // absl::StatusCode values are the gRPC codes.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
@@ -38,18 +28,16 @@ grpc::Status AuthorizeCall(const grpc::CallbackServerContext& context,
   return caller.ok() ? grpc::Status::OK : ToGrpcStatus(caller.status());
 }
 
-void RecordAnswered(metrics::Metrics& metrics, std::string_view method, const grpc::Status& status,
+void RecordAnswered(metrics::GrpcMethodMetrics& method, const grpc::Status& status,
                     std::chrono::steady_clock::time_point started) {
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
-  metrics.GrpcAnswered(method, CodeName(status.error_code()), elapsed.count());
+  method.Answered(status.error_code(), elapsed.count());
 }
 
-UnaryCall::UnaryCall(grpc::CallbackServerContext* context, std::string_view method,
-                     metrics::Metrics& metrics)
+UnaryCall::UnaryCall(grpc::CallbackServerContext* context, metrics::GrpcMethodMetrics& method)
     : context_(context),
       reactor_(context->DefaultReactor()),
-      method_(method),
-      metrics_(metrics),
+      method_(&method),
       started_(std::chrono::steady_clock::now()) {}
 
 bool UnaryCall::Authorize(const auth::CallerRegistry& callers, std::string_view scope) {
@@ -60,7 +48,7 @@ bool UnaryCall::Authorize(const auth::CallerRegistry& callers, std::string_view 
 }
 
 grpc::ServerUnaryReactor* UnaryCall::Finish(const grpc::Status& status) {
-  RecordAnswered(metrics_, method_, status, started_);
+  RecordAnswered(*method_, status, started_);
   reactor_->Finish(status);
   return reactor_;
 }

@@ -27,13 +27,13 @@ grpc::Status DatabaseQueueFull();
 grpc::Status AuthorizeCall(const grpc::CallbackServerContext& context,
                            const auth::CallerRegistry& callers, std::string_view scope);
 // Records a finished call's code and latency (since `started`).
-void RecordAnswered(metrics::Metrics& metrics, std::string_view method, const grpc::Status& status,
+void RecordAnswered(metrics::GrpcMethodMetrics& method, const grpc::Status& status,
                     std::chrono::steady_clock::time_point started);
 
 // Per-RPC helpers bound to one call.
 class UnaryCall {
  public:
-  UnaryCall(grpc::CallbackServerContext* context, std::string_view method, metrics::Metrics& metrics);
+  UnaryCall(grpc::CallbackServerContext* context, metrics::GrpcMethodMetrics& method);
 
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
   // Checks the bearer token for `scope`; on failure the call is finished and false returned.
@@ -48,8 +48,7 @@ class UnaryCall {
  private:
   grpc::CallbackServerContext* context_;
   grpc::ServerUnaryReactor* reactor_;
-  std::string_view method_;
-  metrics::Metrics& metrics_;
+  metrics::GrpcMethodMetrics* method_;
   std::chrono::steady_clock::time_point started_;
 };
 

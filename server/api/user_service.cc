@@ -27,8 +27,13 @@ UserServiceImpl::UserServiceImpl(const cache::UserStateCache& cache, cache::Sequ
       waiters_(waiters),
       reads_(reads),
       callers_(callers),
-      metrics_(metrics),
-      max_wait_(max_wait) {}
+      is_user_active_(metrics.GrpcMethod("IsUserActive")),
+      batch_is_user_active_(metrics.GrpcMethod("BatchIsUserActive")),
+      get_user_(metrics.GrpcMethod("GetUser")),
+      max_wait_(max_wait) {
+  SetMessageAllocatorFor_IsUserActive(&check_allocator_);
+  SetMessageAllocatorFor_BatchIsUserActive(&batch_allocator_);
+}
 
 grpc::ServerUnaryReactor* UserServiceImpl::AfterSequence(UnaryCall call, uint64_t min_sequence,
                                                          std::function<grpc::Status()> answer) {
@@ -52,7 +57,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::AfterSequence(UnaryCall call, uint64_
 grpc::ServerUnaryReactor* UserServiceImpl::IsUserActive(grpc::CallbackServerContext* context,
                                                         const v1::IsUserActiveRequest* request,
                                                         v1::IsUserActiveResponse* response) {
-  UnaryCall call(context, "IsUserActive", metrics_);
+  UnaryCall call(context, is_user_active_);
   if (!call.Authorize(callers_, auth::kScopeUsersCheck)) return call.reactor();
   if (!IsValidId(request->user_id())) return call.Finish(InvalidArgument("user_id must be 1..256 bytes"));
   return AfterSequence(call, request->min_sequence(), [this, request, response] {
@@ -66,7 +71,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::IsUserActive(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* UserServiceImpl::BatchIsUserActive(grpc::CallbackServerContext* context,
                                                              const v1::BatchIsUserActiveRequest* request,
                                                              v1::BatchIsUserActiveResponse* response) {
-  UnaryCall call(context, "BatchIsUserActive", metrics_);
+  UnaryCall call(context, batch_is_user_active_);
   if (!call.Authorize(callers_, auth::kScopeUsersCheck)) return call.reactor();
   if (request->user_ids_size() > static_cast<int>(kMaxBatchIds)) {
     return call.Finish(InvalidArgument("at most 1000 user_ids"));
@@ -79,6 +84,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchIsUserActive(grpc::CallbackServe
   return AfterSequence(call, request->min_sequence(), [this, request, response] {
     std::optional<TimePoint> issued;
     if (request->has_token_issued_at()) issued = GetTime(request->token_issued_at());
+    response->mutable_results()->Reserve(request->user_ids_size());
     for (const std::string& id : request->user_ids()) Fill(cache_.Check(id, issued), id, response->add_results());
     return grpc::Status::OK;
   });
@@ -86,7 +92,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchIsUserActive(grpc::CallbackServe
 
 grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
                                                    const v1::GetUserRequest* request, v1::User* response) {
-  UnaryCall call(context, "GetUser", metrics_);
+  UnaryCall call(context, get_user_);
   if (!call.Authorize(callers_, auth::kScopeUsersRead)) return call.reactor();
   if (!IsValidId(request->user_id())) return call.Finish(InvalidArgument("user_id must be 1..256 bytes"));
   return call.OnDatabase(reads_, [request, response](store::ReadStore& store) {

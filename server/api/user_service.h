@@ -9,6 +9,7 @@
 
 #include <chrono>
 
+#include "api/arena_allocator.h"
 #include "api/rpc_support.h"
 #include "cache/sequence_waiters.h"
 #include "cache/user_state_cache.h"
@@ -45,7 +46,12 @@ class UserServiceImpl final : public membership::v1::UserService::CallbackServic
   cache::SequenceWaiters& waiters_;
   store::ReadPool& reads_;
   const auth::CallerRegistry& callers_;
-  metrics::Metrics& metrics_;
+  metrics::GrpcMethodMetrics& is_user_active_;
+  metrics::GrpcMethodMetrics& batch_is_user_active_;
+  metrics::GrpcMethodMetrics& get_user_;
+  ArenaMessageAllocator<membership::v1::IsUserActiveRequest, membership::v1::IsUserActiveResponse> check_allocator_;
+  ArenaMessageAllocator<membership::v1::BatchIsUserActiveRequest, membership::v1::BatchIsUserActiveResponse>
+      batch_allocator_;
   const std::chrono::milliseconds max_wait_;
 };
 

@@ -1,6 +1,7 @@
 #include "auth/caller_registry.h"
 
 #include <array>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -75,13 +76,33 @@ absl::StatusOr<const Caller*> CallerRegistry::Authorize(std::optional<std::strin
                                                         std::string_view scope) const {
   if (insecure_) return &insecure_caller_;
   if (!token || token->empty()) return absl::UnauthenticatedError("missing bearer token");
-  auto it = by_token_hash_.find(HexEncode(Sha256(*token)));
-  if (it == by_token_hash_.end()) return absl::UnauthenticatedError("unknown token");
-  if (!it->second.scopes.contains(scope)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("caller '", it->second.name, "' lacks scope ", std::string(scope)));
+  const Caller* caller = Find(*token);
+  if (caller == nullptr) return absl::UnauthenticatedError("unknown token");
+  if (!caller->scopes.contains(scope)) {
+    return absl::PermissionDeniedError(absl::StrCat("caller '", caller->name, "' lacks scope ", std::string(scope)));
   }
-  return &it->second;
+  return caller;
+}
+
+const Caller* CallerRegistry::Find(std::string_view token) const {
+  struct Memo {
+    uint64_t serial = 0;  // 0: empty (serials start at 1)
+    std::string token;
+    const Caller* caller = nullptr;
+  };
+  thread_local Memo memo;
+  if (memo.serial == serial_.value && ConstantTimeEquals(memo.token, token)) return memo.caller;
+  auto it = by_token_hash_.find(HexEncode(Sha256(token)));
+  if (it == by_token_hash_.end()) return nullptr;  // unknown tokens are not remembered
+  memo.serial = serial_.value;
+  memo.token.assign(token.data(), token.size());
+  memo.caller = &it->second;
+  return memo.caller;
+}
+
+uint64_t CallerRegistry::Serial::Next() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::optional<std::string_view> BearerToken(std::string_view authorization) {

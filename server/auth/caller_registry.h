@@ -3,6 +3,7 @@
 // SHA-256 of their token (the file never holds a usable token) and explicit scopes: `admin`
 // does not imply the others. Thread-safe after construction.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -44,6 +45,31 @@ class CallerRegistry {
   size_t size() const { return by_token_hash_.size(); }
 
  private:
+  // The caller of `token`, or null. Hashing the token (SHA-256, hex) is most of what a call
+  // answered from memory costs beyond gRPC itself, and a client sends the same token on every
+  // call: each thread remembers the last token it resolved in this registry.
+  const Caller* Find(std::string_view token) const;
+
+  // Names this registry's contents for that per-thread memo. Every construction, copy and move
+  // (both sides of it) takes a new value, so a memo can never point into another registry.
+  struct Serial {
+    uint64_t value = Next();
+    Serial() = default;
+    Serial(const Serial&) : value(Next()) {}
+    Serial(Serial&& other) noexcept : value(Next()) { other.value = Next(); }
+    Serial& operator=(const Serial&) {
+      value = Next();
+      return *this;
+    }
+    Serial& operator=(Serial&& other) noexcept {
+      value = Next();
+      other.value = Next();
+      return *this;
+    }
+    static uint64_t Next();
+  };
+
+  Serial serial_;
   bool insecure_ = false;
   Caller insecure_caller_;
   std::map<std::string, Caller, std::less<>> by_token_hash_;  // hex sha256 -> caller

@@ -23,6 +23,7 @@
 #include "cache/sequence_waiters.h"
 #include "cache/user_state_cache.h"
 #include "common/log.h"
+#include "common/process_tuning.h"
 #include "config/settings.h"
 #include "ingest/event_writer.h"
 #include "ingress/http_server.h"
@@ -322,6 +323,7 @@ int Serve(const std::vector<std::string>& args) {
 }  // namespace mm
 
 int main(int argc, char** argv) {
+  mm::TuneProcessForServing();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << mm::kUsage;

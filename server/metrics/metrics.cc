@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "absl/status/status.h"
+
 namespace mm::metrics {
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -80,13 +82,32 @@ void Metrics::WebhookAnswered(std::string_view provider, std::string_view type,
   if (status == "dead_lettered") dead_letters_->Increment();
 }
 
-void Metrics::GrpcAnswered(std::string_view method, std::string_view code, double seconds) {
-  grpc_requests_->Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
-  grpc_duration_
-      ->Add({{"method", std::string(method)}},
-            prometheus::Histogram::BucketBoundaries{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                    0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1})
-      .Observe(seconds);
+GrpcMethodMetrics& Metrics::GrpcMethod(std::string_view method) {
+  std::lock_guard lock(grpc_methods_mu_);
+  auto it = grpc_methods_.find(method);
+  if (it != grpc_methods_.end()) return *it->second;
+  prometheus::Histogram& duration = grpc_duration_->Add(
+      {{"method", std::string(method)}},
+      prometheus::Histogram::BucketBoundaries{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                              0.05, 0.1, 0.5, 1});
+  auto metrics = std::unique_ptr<GrpcMethodMetrics>(
+      new GrpcMethodMetrics(*grpc_requests_, duration, std::string(method)));
+  return *grpc_methods_.emplace(std::string(method), std::move(metrics)).first->second;
+}
+
+void GrpcMethodMetrics::Answered(int code, double seconds) {
+  duration_.Observe(seconds);
+  if (code < 0 || code >= static_cast<int>(by_code_.size())) code = 2;  // UNKNOWN
+  std::atomic<prometheus::Counter*>& slot = by_code_[static_cast<size_t>(code)];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add returns the existing child for the same labels, so a race here is harmless.
+    // absl::StatusCode values are the gRPC codes, and so are their names.
+    counter = &requests_.Add(
+        {{"method", method_}, {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}});
+    slot.store(counter, std::memory_order_release);
+  }
+  counter->Increment();
 }
 
 void Metrics::BatchCommitted(size_t events, double seconds, bool ok) {

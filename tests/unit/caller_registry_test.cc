@@ -211,6 +211,34 @@ TEST(AuthorizeTest, InsecureAllowsEverything) {
   }
 }
 
+// Authorize remembers the last token per thread: the memo must never answer for another
+// registry, for a moved-from registry, or after a different token.
+TEST(AuthorizeTest, RememberedTokenNeverAnswersForAnotherRegistry) {
+  CallerRegistry first = Registry();
+  ASSERT_TRUE(first.Authorize(kBillingToken, kScopeSeatsRead).ok());
+  // Same token, other scopes, in a registry made right after: it decides for itself.
+  auto second = CallerRegistry::FromJson("[" + Entry("other", HashOf(kBillingToken), R"(["users:read"])") + "]");
+  ASSERT_TRUE(second.ok());
+  auto denied = second->Authorize(kBillingToken, kScopeSeatsRead);
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+  auto caller = second->Authorize(kBillingToken, kScopeUsersRead);
+  ASSERT_TRUE(caller.ok());
+  EXPECT_EQ((*caller)->name, "other");
+  // Back to the first: still its own caller, and a different token is not confused with it.
+  caller = first.Authorize(kBillingToken, kScopeSeatsRead);
+  ASSERT_TRUE(caller.ok());
+  EXPECT_EQ((*caller)->name, "billing");
+  EXPECT_EQ(first.Authorize("tok-billing-s3cret-", kScopeSeatsRead).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // A registry moved elsewhere keeps answering; the moved-from one knows nobody.
+  CallerRegistry moved = std::move(first);
+  caller = moved.Authorize(kBillingToken, kScopeSeatsRead);
+  ASSERT_TRUE(caller.ok());
+  EXPECT_EQ((*caller)->name, "billing");
+  EXPECT_EQ(first.Authorize(kBillingToken, kScopeSeatsRead).status().code(),  // NOLINT(bugprone-use-after-move)
+            absl::StatusCode::kUnauthenticated);
+}
+
 TEST(BearerTokenTest, ExtractsTheToken) {
   EXPECT_EQ(BearerToken("Bearer abc.def"), "abc.def");
   EXPECT_EQ(BearerToken("Bearer a"), "a");
