@@ -16,10 +16,15 @@ MM_PG_URL="postgresql://postgres@127.0.0.1:${MM_PG_PORT}/membership_mirror"
 mm_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Installs the Debian packages in scripts/apt-packages.txt that are missing (the one list the
-# Dockerfile reads too). Needs root; a no-op when everything is there.
+# Dockerfile reads too), or the packages named as arguments (scripts/bench's extras). Needs
+# root; a no-op when everything is there.
 mm_install_packages() {
   local wanted missing=()
-  wanted=$(grep -v '^\s*#' "$MM_ROOT/scripts/apt-packages.txt" | awk 'NF {print $1}')
+  if [ $# -gt 0 ]; then
+    wanted="$*"
+  else
+    wanted=$(grep -v '^\s*#' "$MM_ROOT/scripts/apt-packages.txt" | awk 'NF {print $1}')
+  fi
   for p in $wanted; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done

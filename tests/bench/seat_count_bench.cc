@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 #include <pqxx/pqxx>
 
+#include "bench_support.h"
 #include "common/crypto.h"
 #include "domain/events.h"
 #include "membership/v1/membership.grpc.pb.h"
@@ -21,36 +22,23 @@
 #include "store/pg_event_store.h"
 #include "test_database.h"
 
+namespace mm {
 namespace {
-
-using Steady = std::chrono::steady_clock;
-
-struct Stats {
-  double p50_ms = 0, p99_ms = 0, mean_ms = 0;
-};
-
-Stats Summarize(std::vector<double> ms) {
-  std::sort(ms.begin(), ms.end());
-  Stats s;
-  s.p50_ms = ms[ms.size() / 2];
-  s.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-  for (double v : ms) s.mean_ms += v / static_cast<double>(ms.size());
-  return s;
-}
 
 template <typename Fn>
 std::vector<double> Time(int calls, Fn fn) {
   std::vector<double> ms;
   ms.reserve(static_cast<size_t>(calls));
   for (int i = 0; i < calls; ++i) {
-    auto start = Steady::now();
+    auto start = bench::Steady::now();
     fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - start).count());
+    ms.push_back(bench::MillisSince(start));
   }
   return ms;
 }
 
 }  // namespace
+}  // namespace mm
 
 int main(int argc, char** argv) {
   using namespace mm;
@@ -59,7 +47,7 @@ int main(int argc, char** argv) {
   auto db = testing::TestDatabase::Create("bench_seats");
 
   // Load through the real write path (group-commit batches of 1,000 member_added events).
-  auto load_start = Steady::now();
+  auto load_start = bench::Steady::now();
   store::PgEventStore store(db->url());
   const char* roles[] = {"owner", "admin", "member", "member", "member"};
   std::vector<domain::ProviderEvent> batch;
@@ -88,7 +76,7 @@ int main(int argc, char** argv) {
       batch.clear();
     }
   }
-  double load_s = std::chrono::duration<double>(Steady::now() - load_start).count();
+  double load_s = bench::MillisSince(load_start) / 1000.0;
   db->Query("VACUUM ANALYZE");
 
   std::string dir = "/tmp/mm-bench-" + std::to_string(getpid());
@@ -115,7 +103,9 @@ int main(int argc, char** argv) {
     total = out.total();
   };
   Time(200, rpc);  // warm-up: connections, prepared statements, caches
-  Stats seat = Summarize(Time(calls, rpc));
+  auto seat_ms = Time(calls, rpc);
+  bench::Summary seat = bench::Summarize(seat_ms);
+  bench::WriteDistribution("seat_count", "GetSeatCount over gRPC", seat_ms);
 
   pqxx::connection conn(db->url());
   conn.prepare("naive", "SELECT role, count(*) FROM memberships WHERE account_id = $1 AND present GROUP BY role");
@@ -124,15 +114,15 @@ int main(int argc, char** argv) {
     txn.exec_prepared("naive", std::string("acc_big"));
   };
   Time(20, naive);
-  Stats scan = Summarize(Time(std::max(50, calls / 20), naive));
+  auto scan_ms = Time(std::max(50, calls / 20), naive);
+  bench::Summary scan = bench::Summarize(scan_ms);
+  bench::WriteDistribution("seat_count", "COUNT(*) scan, direct SQL", scan_ms);
 
   std::printf("members=%d loaded_in_s=%.1f total_reported=%lld calls=%d\n", members, load_s,
               static_cast<long long>(total), calls);
-  std::printf("%-44s %10s %10s %10s\n", "", "p50 ms", "p99 ms", "mean ms");
-  std::printf("%-44s %10.3f %10.3f %10.3f\n", "GetSeatCount over gRPC (maintained counts)", seat.p50_ms,
-              seat.p99_ms, seat.mean_ms);
-  std::printf("%-44s %10.3f %10.3f %10.3f\n", "baseline: COUNT(*) scan, direct SQL", scan.p50_ms, scan.p99_ms,
-              scan.mean_ms);
+  bench::PrintLatencyHeader();
+  bench::PrintLatencyRow("GetSeatCount over gRPC (maintained counts)", seat);
+  bench::PrintLatencyRow("baseline: COUNT(*) scan, direct SQL", scan);
   std::printf("ratio (baseline / GetSeatCount) p50: %.1fx  p99: %.1fx\n", scan.p50_ms / seat.p50_ms,
               scan.p99_ms / seat.p99_ms);
   std::system(("rm -rf " + dir).c_str());

@@ -65,7 +65,7 @@ std::unique_ptr<ServiceProcess> ServiceProcess::Start(Options options) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (p->http_port_ == 0) throw std::runtime_error("membership-mirror did not listen:\n" + p->Log());
+  if (p->grpc_port_ == 0) throw std::runtime_error("membership-mirror did not listen:\n" + p->Log());
   if (options.wait_ready && !p->WaitReadyStatus(200, std::chrono::seconds(20))) {
     throw std::runtime_error("membership-mirror did not become ready:\n" + p->Log());
   }

@@ -28,6 +28,7 @@ class ServiceProcess {
 
   int http_port() const { return http_port_; }
   int grpc_port() const { return grpc_port_; }
+  pid_t pid() const { return pid_; }  // e.g. to read /proc/<pid>/status
   std::string http_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
   std::string grpc_target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
 

@@ -1,0 +1,84 @@
+#include "bench_support.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace mm::bench {
+namespace {
+
+double At(const std::vector<double>& sorted, double percentile) {
+  if (sorted.empty()) return 0;
+  auto index = static_cast<size_t>(std::ceil(percentile / 100.0 * static_cast<double>(sorted.size()))) ;
+  index = std::clamp<size_t>(index, 1, sorted.size()) - 1;  // nearest-rank definition
+  return sorted[index];
+}
+
+}  // namespace
+
+Summary Summarize(std::vector<double>& ms) {
+  Summary s;
+  if (ms.empty()) return s;
+  std::sort(ms.begin(), ms.end());
+  s.count = ms.size();
+  s.p50_ms = At(ms, 50);
+  s.p90_ms = At(ms, 90);
+  s.p99_ms = At(ms, 99);
+  s.p999_ms = At(ms, 99.9);
+  s.max_ms = ms.back();
+  double sum = 0;
+  for (double v : ms) sum += v;
+  s.mean_ms = sum / static_cast<double>(ms.size());
+  return s;
+}
+
+double MillisSince(Steady::time_point start) {
+  return std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+}
+
+void WriteDistribution(std::string_view plot, std::string_view series, std::vector<double> ms) {
+  const char* dir = std::getenv("MM_BENCH_DATA_DIR");
+  if (dir == nullptr || *dir == '\0' || ms.empty()) return;
+  std::sort(ms.begin(), ms.end());
+  std::string path = std::string(dir) + "/" + std::string(plot) + "__" + std::string(series) + ".dat";
+  std::ofstream out(path);
+  out << "# " << series << ": percentile latency_ms (" << ms.size() << " samples)\n";
+  // Dense where the tail is: 0..90 by 1, then each further "nine" in 100 steps.
+  for (int p = 0; p < 90; ++p) out << p << ' ' << At(ms, p) << '\n';
+  for (double lo = 90, span = 10; span >= 0.001; lo += span * 0.9, span /= 10) {
+    for (int i = 0; i < 100; ++i) {
+      double p = lo + span * 0.9 * i / 100.0;
+      out << p << ' ' << At(ms, p) << '\n';
+    }
+  }
+  out << 100 << ' ' << ms.back() << '\n';
+}
+
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+void PrintLatencyHeader() {
+  std::printf("%-52s %9s %9s %9s %9s\n", "", "p50 ms", "p99 ms", "mean ms", "samples");
+}
+
+void PrintLatencyRow(std::string_view label, const Summary& s) {
+  std::printf("%-52.*s %9.3f %9.3f %9.3f %9zu\n", static_cast<int>(label.size()), label.data(), s.p50_ms,
+              s.p99_ms, s.mean_ms, s.count);
+}
+
+}  // namespace mm::bench

@@ -1,0 +1,45 @@
+#pragma once
+// What every benchmark program shares: latency summaries (p50/p99 from the recorded samples,
+// not a histogram's buckets), one table format, and the latency distribution files that
+// scripts/bench turns into PNG plots with gnuplot.
+//
+// Plot files: when MM_BENCH_DATA_DIR is set, WriteDistribution(plot, series, samples) writes
+// $MM_BENCH_DATA_DIR/<plot>__<series>.dat with "percentile latency_ms" lines; scripts/bench
+// draws every series of one plot in <plot>.png (latency by percentile, HdrHistogram style).
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mm::bench {
+
+using Steady = std::chrono::steady_clock;
+
+struct Summary {
+  size_t count = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, mean_ms = 0;
+};
+
+// Sorts `ms` in place and summarizes it. An empty vector gives a zero Summary.
+Summary Summarize(std::vector<double>& ms);
+
+// Milliseconds since `start`.
+double MillisSince(Steady::time_point start);
+
+// Writes the distribution of `ms` (sorted or not) for the plot named `plot`; `series` is the
+// legend entry (spaces allowed). A no-op when MM_BENCH_DATA_DIR is unset.
+void WriteDistribution(std::string_view plot, std::string_view series, std::vector<double> ms);
+
+// CPU time (user + system) process `pid` has used so far, from /proc/<pid>/stat. Robust to a
+// busy machine where wall-clock figures are not: compare CPU per call between two servers.
+double ProcessCpuSeconds(pid_t pid);
+
+// "label  p50  p99  mean  count" table rows, the same in every program.
+void PrintLatencyHeader();
+void PrintLatencyRow(std::string_view label, const Summary& s);
+
+}  // namespace mm::bench
