@@ -35,9 +35,14 @@ UserServiceImpl::UserServiceImpl(const cache::UserStateCache& cache, cache::Sequ
   SetMessageAllocatorFor_BatchIsUserActive(&batch_allocator_);
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::AfterSequence(UnaryCall call, uint64_t min_sequence,
-                                                         std::function<grpc::Status()> answer) {
+template <typename Answer>
+grpc::ServerUnaryReactor* UserServiceImpl::AfterSequence(UnaryCall call, uint64_t min_sequence, Answer answer) {
   if (min_sequence == 0 || cache_.sequence() >= min_sequence) return call.Finish(answer());
+  return WaitForSequence(call, min_sequence, std::move(answer));
+}
+
+grpc::ServerUnaryReactor* UserServiceImpl::WaitForSequence(UnaryCall call, uint64_t min_sequence,
+                                                           std::function<grpc::Status()> answer) {
   // gRPC deadlines are system_clock; the waiters' timer is steady_clock.
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
       call.context()->deadline() - std::chrono::system_clock::now());

@@ -38,9 +38,11 @@ class UserServiceImpl final : public membership::v1::UserService::CallbackServic
 
  private:
   // Finishes `call` with `answer()` once the replica has applied `min_sequence` (at once when
-  // 0), or with DEADLINE_EXCEEDED.
-  grpc::ServerUnaryReactor* AfterSequence(UnaryCall call, uint64_t min_sequence,
-                                          std::function<grpc::Status()> answer);
+  // 0 or already applied: the usual case, which allocates nothing), or with DEADLINE_EXCEEDED.
+  template <typename Answer>
+  grpc::ServerUnaryReactor* AfterSequence(UnaryCall call, uint64_t min_sequence, Answer answer);
+  grpc::ServerUnaryReactor* WaitForSequence(UnaryCall call, uint64_t min_sequence,
+                                            std::function<grpc::Status()> answer);
 
   const cache::UserStateCache& cache_;
   cache::SequenceWaiters& waiters_;
