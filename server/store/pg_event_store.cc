@@ -1,7 +1,11 @@
 #include "store/pg_event_store.h"
 
+#include <optional>
 #include <set>
+#include <span>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "domain/convergence.h"
 #include "domain/records_json.h"
@@ -19,87 +23,95 @@ using domain::StateSet;
 
 // Statement names double as metric labels.
 constexpr char kLockHead[] = "lock_head";
-constexpr char kFindExisting[] = "find_existing_events";
-constexpr char kLoadUsers[] = "load_users";
-constexpr char kLoadAccounts[] = "load_accounts";
-constexpr char kLoadMemberships[] = "load_memberships";
-constexpr char kLoadPresentMembershipsOfUsers[] = "load_present_memberships_of_users";
-constexpr char kUpsertUsers[] = "upsert_users";
-constexpr char kUpsertAccounts[] = "upsert_accounts";
-constexpr char kUpsertMemberships[] = "upsert_memberships";
-constexpr char kEnsureSeatRows[] = "ensure_seat_rows";
-constexpr char kApplySeatDeltas[] = "apply_seat_deltas";
-constexpr char kDeleteEmptySeats[] = "delete_empty_seats";
-constexpr char kAppendChanges[] = "append_changes";
-constexpr char kInsertEvents[] = "insert_provider_events";
-constexpr char kInsertDeadLetters[] = "insert_dead_letters";
-constexpr char kAdvanceHead[] = "advance_head";
-constexpr char kNotify[] = "notify_changes";
+constexpr char kLoadBatchState[] = "load_batch_state";
+constexpr char kWriteBatch[] = "write_batch";
 
+// A batch costs four round trips whatever its size: lock, read, write, commit. The read must be
+// its own statement after the lock (in READ COMMITTED each statement takes a new snapshot, so
+// it sees everything the previous lock holder committed); the writes are one statement of
+// data-modifying CTEs, which all see the snapshot from before the statement and must therefore
+// touch disjoint rows.
 std::vector<PgConnection::Statement> Statements() {
   return {
       {kLockHead, "SELECT last_sequence FROM change_log_head WHERE singleton FOR UPDATE"},
-      {kFindExisting,
-       "SELECT k.provider, k.event_id FROM unnest($1::text[], $2::text[]) AS k(provider, event_id)"
-       " JOIN provider_events p USING (provider, event_id)"},
-      {kLoadUsers, "SELECT record::text FROM users WHERE user_id = ANY($1::text[])"},
-      {kLoadAccounts, "SELECT record::text FROM accounts WHERE account_id = ANY($1::text[])"},
-      {kLoadMemberships,
-       "SELECT m.record::text FROM unnest($1::text[], $2::text[]) AS k(account_id, user_id)"
-       " JOIN memberships m USING (account_id, user_id)"},
-      {kLoadPresentMembershipsOfUsers,
-       "SELECT record::text FROM memberships WHERE user_id = ANY($1::text[]) AND present"},
-      {kUpsertUsers,
-       "INSERT INTO users (user_id, state, state_changed_at, disabled_reason,"
-       " sessions_valid_after, record)"
-       " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
-       " $5::timestamptz[], $6::jsonb[])"
-       " ON CONFLICT (user_id) DO UPDATE SET state = excluded.state,"
-       " state_changed_at = excluded.state_changed_at,"
-       " disabled_reason = excluded.disabled_reason,"
-       " sessions_valid_after = excluded.sessions_valid_after,"
-       " record = excluded.record, updated_at = now()"},
-      {kUpsertAccounts,
-       "INSERT INTO accounts (account_id, name, record)"
-       " SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"
-       " ON CONFLICT (account_id) DO UPDATE SET name = excluded.name, record = excluded.record,"
-       " updated_at = now()"},
-      {kUpsertMemberships,
-       "INSERT INTO memberships (account_id, user_id, present, role, record)"
-       " SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::jsonb[])"
-       " ON CONFLICT (account_id, user_id) DO UPDATE SET present = excluded.present,"
-       " role = excluded.role, record = excluded.record, updated_at = now()"},
-      // Two steps, not INSERT ... ON CONFLICT DO UPDATE: PostgreSQL checks CHECK constraints on
-      // the proposed insert row before resolving the conflict, so a negative delta would trip
-      // `members >= 0` even when the resulting row is fine. The UPDATE lets the constraints
-      // judge the real result, so genuine drift still fails the batch.
-      {kEnsureSeatRows,
-       "INSERT INTO seat_counts (account_id, role, members, billable)"
-       " SELECT a, r, 0, 0 FROM unnest($1::text[], $2::text[]) AS d(a, r)"
-       " ON CONFLICT (account_id, role) DO NOTHING"},
-      {kApplySeatDeltas,
-       "UPDATE seat_counts s SET members = s.members + d.members,"
-       " billable = s.billable + d.billable"
-       " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
-       " AS d(account_id, role, members, billable)"
-       " WHERE s.account_id = d.account_id AND s.role = d.role"},
-      {kDeleteEmptySeats,
-       "DELETE FROM seat_counts WHERE account_id = ANY($1::text[]) AND members = 0"},
-      {kAppendChanges,
-       "INSERT INTO change_log (sequence, entity, entity_key, record)"
-       " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[])"},
-      {kInsertEvents,
-       "INSERT INTO provider_events (provider, event_id, event_type, fact_time, received_at,"
-       " outcome, sequence, raw_body)"
-       " SELECT x.provider, x.event_id, x.event_type, x.fact_time, x.received_at, x.outcome, $7,"
-       " x.raw_body FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
-       " $5::timestamptz[], $6::text[], $8::text[])"
-       " AS x(provider, event_id, event_type, fact_time, received_at, outcome, raw_body)"},
-      {kInsertDeadLetters,
-       "INSERT INTO dead_letters (provider, event_id, reason)"
-       " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"},
-      {kAdvanceHead, "UPDATE change_log_head SET last_sequence = $1 WHERE singleton"},
-      {kNotify, std::string("SELECT pg_notify('") + kChangesChannel + "', $1)"},
+      // Row kinds: 'e' an already stored (provider, event id); 'u', 'a', 'm' the records the
+      // batch's events name; 'p' present memberships of users named by state events (the only
+      // users whose billability can flip, so the seat counts of all their workspaces move).
+      {kLoadBatchState,
+       "SELECT 'e', k.provider, k.event_id FROM unnest($1::text[], $2::text[]) AS k(provider, event_id)"
+       " JOIN provider_events p USING (provider, event_id)"
+       " UNION ALL SELECT 'u', record::text, NULL FROM users WHERE user_id = ANY($3::text[])"
+       " UNION ALL SELECT 'a', record::text, NULL FROM accounts WHERE account_id = ANY($4::text[])"
+       " UNION ALL SELECT 'm', m.record::text, NULL"
+       " FROM unnest($5::text[], $6::text[]) AS k(account_id, user_id)"
+       " JOIN memberships m USING (account_id, user_id)"
+       " UNION ALL SELECT 'p', record::text, NULL FROM memberships"
+       " WHERE user_id = ANY($7::text[]) AND present"},
+      // Seat counts: one delta per (account, role), split three ways on disjoint rows — new rows
+      // inserted with the delta, existing rows updated, rows the delta empties deleted — so the
+      // CHECK constraints judge every real result and genuine drift still fails the batch.
+      // Change-log rows take their records from the upserts' RETURNING: each record is sent
+      // and parsed as jsonb once.
+      {kWriteBatch,
+       "WITH d AS ("
+       "  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
+       "  AS d(account_id, role, members, billable) WHERE members <> 0 OR billable <> 0),"
+       " seats_added AS ("
+       "  INSERT INTO seat_counts (account_id, role, members, billable)"
+       "  SELECT d.account_id, d.role, d.members, d.billable FROM d WHERE NOT EXISTS"
+       "  (SELECT 1 FROM seat_counts s WHERE s.account_id = d.account_id AND s.role = d.role)),"
+       " seats_updated AS ("
+       "  UPDATE seat_counts s SET members = s.members + d.members, billable = s.billable + d.billable"
+       "  FROM d WHERE s.account_id = d.account_id AND s.role = d.role"
+       "  AND (s.members + d.members <> 0 OR s.billable + d.billable <> 0)),"
+       " seats_emptied AS ("
+       "  DELETE FROM seat_counts s USING d WHERE s.account_id = d.account_id AND s.role = d.role"
+       "  AND s.members + d.members = 0 AND s.billable + d.billable = 0),"
+       " users_written AS ("
+       "  INSERT INTO users (user_id, state, state_changed_at, disabled_reason, sessions_valid_after, record)"
+       "  SELECT * FROM unnest($5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::timestamptz[],"
+       "  $10::jsonb[])"
+       "  ON CONFLICT (user_id) DO UPDATE SET state = excluded.state,"
+       "  state_changed_at = excluded.state_changed_at, disabled_reason = excluded.disabled_reason,"
+       "  sessions_valid_after = excluded.sessions_valid_after, record = excluded.record,"
+       "  updated_at = now()"
+       "  RETURNING user_id, record),"
+       " accounts_written AS ("
+       "  INSERT INTO accounts (account_id, name, record)"
+       "  SELECT * FROM unnest($12::text[], $13::text[], $14::jsonb[])"
+       "  ON CONFLICT (account_id) DO UPDATE SET name = excluded.name, record = excluded.record,"
+       "  updated_at = now()"
+       "  RETURNING account_id, record),"
+       " memberships_written AS ("
+       "  INSERT INTO memberships (account_id, user_id, present, role, record)"
+       "  SELECT * FROM unnest($16::text[], $17::text[], $18::boolean[], $19::text[], $20::jsonb[])"
+       "  ON CONFLICT (account_id, user_id) DO UPDATE SET present = excluded.present,"
+       "  role = excluded.role, record = excluded.record, updated_at = now()"
+       "  RETURNING account_id, user_id, record),"
+       " changes AS ("
+       "  INSERT INTO change_log (sequence, entity, entity_key, record)"
+       "  SELECT c.sequence, 'user', w.user_id, w.record FROM users_written w"
+       "  JOIN unnest($5::text[], $11::bigint[]) AS c(user_id, sequence) USING (user_id)"
+       "  UNION ALL SELECT c.sequence, 'account', w.account_id, w.record FROM accounts_written w"
+       "  JOIN unnest($12::text[], $15::bigint[]) AS c(account_id, sequence) USING (account_id)"
+       "  UNION ALL SELECT c.sequence, 'membership', w.account_id || '/' || w.user_id, w.record"
+       "  FROM memberships_written w"
+       "  JOIN unnest($16::text[], $17::text[], $21::bigint[]) AS c(account_id, user_id, sequence)"
+       "  USING (account_id, user_id)),"
+       " events AS ("
+       "  INSERT INTO provider_events (provider, event_id, event_type, fact_time, received_at,"
+       "  outcome, sequence, raw_body)"
+       "  SELECT x.provider, x.event_id, x.event_type, x.fact_time, x.received_at, x.outcome, $22,"
+       "  x.raw_body FROM unnest($23::text[], $24::text[], $25::text[], $26::timestamptz[],"
+       "  $27::timestamptz[], $28::text[], $29::text[])"
+       "  AS x(provider, event_id, event_type, fact_time, received_at, outcome, raw_body)),"
+       " dead AS ("
+       "  INSERT INTO dead_letters (provider, event_id, reason)"
+       "  SELECT * FROM unnest($30::text[], $31::text[], $32::text[])),"
+       " head AS ("
+       "  UPDATE change_log_head SET last_sequence = $22 WHERE singleton AND last_sequence <> $22"
+       "  RETURNING last_sequence)"
+       " SELECT pg_notify('" + std::string(kChangesChannel) + "', last_sequence::text) FROM head"},
   };
 }
 
@@ -108,55 +120,84 @@ std::optional<std::string> TimeText(const std::optional<TimePoint>& t) {
   return FormatRfc3339(*t);
 }
 
-std::string KeyArray(const std::set<std::string>& keys) {
-  PgArrayBuilder b;
-  for (const std::string& k : keys) b.Add(std::string_view(k));
-  return b.Finish();
+bool ChangesState(domain::EventKind kind) {
+  return kind == domain::EventKind::kUserDisabled || kind == domain::EventKind::kUserEnabled ||
+         kind == domain::EventKind::kUserDeleted;
 }
 
-// Parses `record::text` rows into records, failing the batch on a corrupt row.
-template <typename ParseFn, typename Sink>
-void ParseRows(const pqxx::result& rows, ParseFn parse, Sink sink) {
-  for (const auto& row : rows) {
-    auto record = parse(row[0].c_str());
-    if (!record.ok()) throw std::runtime_error(std::string(record.status().message()));
-    sink(std::move(*record));
-  }
+// Parses one `record::text` field, failing the batch on a corrupt row.
+template <typename ParseFn>
+auto ParseRecord(const pqxx::field& field, ParseFn parse) {
+  auto record = parse(field.c_str());
+  if (!record.ok()) throw std::runtime_error(std::string(record.status().message()));
+  return std::move(*record);
 }
 
-void LoadMemberships(pqxx::work& txn, const std::set<MembershipKey>& keys, StateSet& state) {
-  if (keys.empty()) return;
-  PgArrayBuilder accounts, users;
-  for (const auto& [account_id, user_id] : keys) {
-    accounts.Add(std::string_view(account_id));
-    users.Add(std::string_view(user_id));
-  }
-  ParseRows(txn.exec_prepared(kLoadMemberships, accounts.Finish(), users.Finish()),
-            domain::MembershipFromJson, [&](domain::MembershipRecord&& m) {
-              MembershipKey key{m.account_id, m.user_id};
-              state.memberships.emplace(std::move(key), std::move(m));
-            });
-}
+// What the batch reads after taking the lock.
+struct LoadedState {
+  std::set<std::pair<std::string, std::string>> stored;  // (provider, event id) already stored
+  StateSet state;  // records the batch's events name
+  std::vector<domain::MembershipRecord> present_of_state_users;
+};
 
-void LoadState(pqxx::work& txn, const domain::TouchedKeys& keys, StateSet& state) {
-  if (!keys.users.empty()) {
-    ParseRows(txn.exec_prepared(kLoadUsers, KeyArray(keys.users)), domain::UserFromJson,
-              [&](domain::UserRecord&& u) { state.users.emplace(u.user_id, std::move(u)); });
+LoadedState LoadBatchState(pqxx::work& txn, std::span<const ProviderEvent* const> batch) {
+  PgArrayBuilder providers, ids, users, accounts, member_accounts, member_users, state_users;
+  domain::TouchedKeys keys;
+  std::set<std::string> state_user_ids;
+  for (const ProviderEvent* e : batch) {
+    providers.Add(domain::ProviderName(e->provider));
+    ids.Add(std::string_view(e->event_id));
+    // Duplicates are not known yet: their keys are read too, which changes nothing.
+    if (e->ignored || e->dead_letter_reason) continue;
+    keys.Merge(domain::KeysOf(*e));
+    for (const domain::NormalizedEvent& n : e->events) {
+      if (ChangesState(n.kind) && !n.user_id.empty()) state_user_ids.insert(n.user_id);
+    }
   }
-  if (!keys.accounts.empty()) {
-    ParseRows(txn.exec_prepared(kLoadAccounts, KeyArray(keys.accounts)), domain::AccountFromJson,
-              [&](domain::AccountRecord&& a) {
-                state.accounts.emplace(a.account_id, std::move(a));
-              });
+  for (const std::string& u : keys.users) users.Add(std::string_view(u));
+  for (const std::string& a : keys.accounts) accounts.Add(std::string_view(a));
+  for (const auto& [account_id, user_id] : keys.memberships) {
+    member_accounts.Add(std::string_view(account_id));
+    member_users.Add(std::string_view(user_id));
   }
-  LoadMemberships(txn, keys.memberships, state);
+  for (const std::string& u : state_user_ids) state_users.Add(std::string_view(u));
+
+  LoadedState loaded;
+  for (const auto& row : txn.exec_prepared(kLoadBatchState, providers.Finish(), ids.Finish(),
+                                           users.Finish(), accounts.Finish(), member_accounts.Finish(),
+                                           member_users.Finish(), state_users.Finish())) {
+    switch (row[0].c_str()[0]) {
+      case 'e':
+        loaded.stored.emplace(row[1].as<std::string>(), row[2].as<std::string>());
+        break;
+      case 'u': {
+        domain::UserRecord u = ParseRecord(row[1], domain::UserFromJson);
+        loaded.state.users.emplace(u.user_id, std::move(u));
+        break;
+      }
+      case 'a': {
+        domain::AccountRecord a = ParseRecord(row[1], domain::AccountFromJson);
+        loaded.state.accounts.emplace(a.account_id, std::move(a));
+        break;
+      }
+      case 'm': {
+        domain::MembershipRecord m = ParseRecord(row[1], domain::MembershipFromJson);
+        MembershipKey key{m.account_id, m.user_id};
+        loaded.state.memberships.emplace(std::move(key), std::move(m));
+        break;
+      }
+      default:
+        loaded.present_of_state_users.push_back(ParseRecord(row[1], domain::MembershipFromJson));
+    }
+  }
+  return loaded;
 }
 
 // Seat counts depend on memberships that changed and on every present membership of a user
-// whose billability flipped (disabled/enabled/deleted). Loads the latter into both StateSets
-// and returns the deltas.
-domain::SeatTable ComputeSeatDeltas(pqxx::work& txn, StateSet& before, StateSet& after,
-                                    const domain::TouchedKeys& changed) {
+// whose billability flipped (disabled/enabled/deleted). Adds the latter to both StateSets and
+// returns the deltas.
+domain::SeatTable ComputeSeatDeltas(StateSet& before, StateSet& after, const domain::TouchedKeys& changed,
+                                    std::vector<domain::MembershipRecord>& present_of_state_users) {
   std::set<MembershipKey> pairs = changed.memberships;
   std::set<std::string> flipped;
   for (const std::string& user_id : changed.users) {
@@ -164,92 +205,65 @@ domain::SeatTable ComputeSeatDeltas(pqxx::work& txn, StateSet& before, StateSet&
     bool was = old_user == before.users.end() || domain::IsBillable(old_user->second);
     if (was != domain::IsBillable(after.users.at(user_id))) flipped.insert(user_id);
   }
-  if (!flipped.empty()) {
-    ParseRows(txn.exec_prepared(kLoadPresentMembershipsOfUsers, KeyArray(flipped)),
-              domain::MembershipFromJson, [&](domain::MembershipRecord&& m) {
-                MembershipKey key{m.account_id, m.user_id};
-                pairs.insert(key);
-                // Records already in the batch are newer in `after`; keep those.
-                before.memberships.try_emplace(key, m);
-                after.memberships.try_emplace(key, std::move(m));
-              });
+  for (domain::MembershipRecord& m : present_of_state_users) {
+    if (!flipped.contains(m.user_id)) continue;
+    MembershipKey key{m.account_id, m.user_id};
+    pairs.insert(key);
+    // Records already in the batch are newer in `after`; keep those.
+    before.memberships.try_emplace(key, m);
+    after.memberships.try_emplace(key, std::move(m));
   }
   return domain::SeatDeltas(before, after, pairs);
 }
 
-struct ChangeRows {
-  PgArrayBuilder sequences, entities, keys, records;
-  uint64_t next = 0;
-  void Add(const char* entity, std::string_view key, const std::string& record) {
-    sequences.AddInt(static_cast<int64_t>(++next));
-    entities.Add(std::string_view(entity));
-    keys.Add(key);
-    records.Add(std::string_view(record));
-  }
+// The arrays of kWriteBatch, in parameter order.
+struct WriteArrays {
+  PgArrayBuilder seat_accounts, seat_roles, seat_members, seat_billable;
+  PgArrayBuilder user_ids, user_states, user_changed_at, user_reasons, user_sva, user_records, user_seqs;
+  PgArrayBuilder account_ids, account_names, account_records, account_seqs;
+  PgArrayBuilder member_accounts, member_users, member_present, member_roles, member_records, member_seqs;
+  PgArrayBuilder event_providers, event_ids, event_types, event_fact_times, event_received, event_outcomes,
+      event_bodies;
+  PgArrayBuilder dead_providers, dead_ids, dead_reasons;
 };
 
-void WriteState(pqxx::work& txn, const StateSet& after, const domain::TouchedKeys& changed,
-                ChangeRows& changes) {
-  if (!changed.users.empty()) {
-    PgArrayBuilder ids, states, changed_at, reasons, sva, records;
-    for (const std::string& user_id : changed.users) {
-      const domain::UserRecord& u = after.users.at(user_id);
-      std::string record = domain::ToJson(u);
-      ids.Add(std::string_view(u.user_id));
-      states.Add(domain::UserStateName(u.state));
-      changed_at.Add(u.state_version ? TimeText(u.state_version->fact_time) : std::nullopt);
-      reasons.Add(u.disabled_reason);
-      sva.Add(TimeText(u.sessions_valid_after));
-      records.Add(std::string_view(record));
-      changes.Add("user", u.user_id, record);
-    }
-    txn.exec_prepared(kUpsertUsers, ids.Finish(), states.Finish(), changed_at.Finish(),
-                      reasons.Finish(), sva.Finish(), records.Finish());
-  }
-  if (!changed.accounts.empty()) {
-    PgArrayBuilder ids, names, records;
-    for (const std::string& account_id : changed.accounts) {
-      const domain::AccountRecord& a = after.accounts.at(account_id);
-      std::string record = domain::ToJson(a);
-      ids.Add(std::string_view(a.account_id));
-      names.Add(a.name.value);
-      records.Add(std::string_view(record));
-      changes.Add("account", a.account_id, record);
-    }
-    txn.exec_prepared(kUpsertAccounts, ids.Finish(), names.Finish(), records.Finish());
-  }
-  if (!changed.memberships.empty()) {
-    PgArrayBuilder accounts, users, present, roles, records;
-    for (const MembershipKey& key : changed.memberships) {
-      const domain::MembershipRecord& m = after.memberships.at(key);
-      std::string record = domain::ToJson(m);
-      accounts.Add(std::string_view(m.account_id));
-      users.Add(std::string_view(m.user_id));
-      present.AddBool(m.present);
-      roles.Add(std::string_view(m.role));
-      records.Add(std::string_view(record));
-      changes.Add("membership", m.account_id + "/" + m.user_id, record);
-    }
-    txn.exec_prepared(kUpsertMemberships, accounts.Finish(), users.Finish(), present.Finish(),
-                      roles.Finish(), records.Finish());
-  }
-}
-
-void WriteSeatDeltas(pqxx::work& txn, const domain::SeatTable& deltas) {
-  if (deltas.empty()) return;
-  PgArrayBuilder accounts, roles, members, billable;
-  std::set<std::string> touched_accounts;
+// Fills the state and seat arrays; change-log sequences follow `next` (users, then accounts,
+// then memberships, each in key order). Returns the last sequence used.
+uint64_t AddStateWrites(const StateSet& after, const domain::TouchedKeys& changed,
+                        const domain::SeatTable& deltas, uint64_t next, WriteArrays& w) {
   for (const auto& [key, tally] : deltas) {
-    accounts.Add(std::string_view(key.first));
-    roles.Add(std::string_view(key.second));
-    members.AddInt(tally.members);
-    billable.AddInt(tally.billable);
-    touched_accounts.insert(key.first);
+    w.seat_accounts.Add(std::string_view(key.first));
+    w.seat_roles.Add(std::string_view(key.second));
+    w.seat_members.AddInt(tally.members);
+    w.seat_billable.AddInt(tally.billable);
   }
-  txn.exec_prepared(kEnsureSeatRows, accounts.Finish(), roles.Finish());
-  txn.exec_prepared(kApplySeatDeltas, accounts.Finish(), roles.Finish(), members.Finish(),
-                    billable.Finish());
-  txn.exec_prepared(kDeleteEmptySeats, KeyArray(touched_accounts));
+  for (const std::string& user_id : changed.users) {
+    const domain::UserRecord& u = after.users.at(user_id);
+    w.user_ids.Add(std::string_view(u.user_id));
+    w.user_states.Add(domain::UserStateName(u.state));
+    w.user_changed_at.Add(u.state_version ? TimeText(u.state_version->fact_time) : std::nullopt);
+    w.user_reasons.Add(u.disabled_reason);
+    w.user_sva.Add(TimeText(u.sessions_valid_after));
+    w.user_records.Add(std::string_view(domain::ToJson(u)));
+    w.user_seqs.AddInt(static_cast<int64_t>(++next));
+  }
+  for (const std::string& account_id : changed.accounts) {
+    const domain::AccountRecord& a = after.accounts.at(account_id);
+    w.account_ids.Add(std::string_view(a.account_id));
+    w.account_names.Add(a.name.value);
+    w.account_records.Add(std::string_view(domain::ToJson(a)));
+    w.account_seqs.AddInt(static_cast<int64_t>(++next));
+  }
+  for (const MembershipKey& key : changed.memberships) {
+    const domain::MembershipRecord& m = after.memberships.at(key);
+    w.member_accounts.Add(std::string_view(m.account_id));
+    w.member_users.Add(std::string_view(m.user_id));
+    w.member_present.AddBool(m.present);
+    w.member_roles.Add(std::string_view(m.role));
+    w.member_records.Add(std::string_view(domain::ToJson(m)));
+    w.member_seqs.AddInt(static_cast<int64_t>(++next));
+  }
+  return next;
 }
 
 }  // namespace
@@ -271,73 +285,58 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
   absl::Status status = CatchAll([&] {
     pqxx::work txn(conn_->Get());
     const auto head = static_cast<uint64_t>(txn.exec_prepared1(kLockHead)[0].as<long long>());
+    LoadedState loaded = LoadBatchState(txn, batch);
 
     // Duplicates: already stored, or earlier in this same batch (concurrent retries).
-    std::set<std::pair<std::string, std::string>> seen;
-    {
-      PgArrayBuilder providers, ids;
-      for (const ProviderEvent* e : batch) {
-        providers.Add(domain::ProviderName(e->provider));
-        ids.Add(std::string_view(e->event_id));
-      }
-      for (const auto& row : txn.exec_prepared(kFindExisting, providers.Finish(), ids.Finish())) {
-        seen.emplace(row[0].as<std::string>(), row[1].as<std::string>());
-      }
-    }
+    std::set<std::pair<std::string, std::string>>& seen = loaded.stored;
     std::vector<bool> is_new(batch.size());
-    domain::TouchedKeys keys;
     for (size_t i = 0; i < batch.size(); ++i) {
       const ProviderEvent& e = *batch[i];
       is_new[i] = seen.emplace(std::string(domain::ProviderName(e.provider)), e.event_id).second;
-      if (is_new[i] && !e.ignored && !e.dead_letter_reason) keys.Merge(domain::KeysOf(e));
     }
 
-    StateSet after;
-    LoadState(txn, keys, after);
+    StateSet& after = loaded.state;
     StateSet before = after;
     domain::TouchedKeys changed;
     for (size_t i = 0; i < batch.size(); ++i) {
       results[i].outcome = domain::Decide(*batch[i], !is_new[i], after, changed);
     }
 
-    ChangeRows changes;
-    changes.next = head;
-    WriteSeatDeltas(txn, ComputeSeatDeltas(txn, before, after, changed));
-    WriteState(txn, after, changed, changes);
-    if (changes.next > head) {
-      txn.exec_prepared(kAppendChanges, changes.sequences.Finish(), changes.entities.Finish(),
-                        changes.keys.Finish(), changes.records.Finish());
-      txn.exec_prepared(kAdvanceHead, static_cast<long long>(changes.next));
-      txn.exec_prepared(kNotify, std::to_string(changes.next));
-    }
-
-    PgArrayBuilder providers, ids, types, fact_times, received, outcomes, bodies;
-    PgArrayBuilder dl_providers, dl_ids, dl_reasons;
+    WriteArrays w;
+    const uint64_t last = AddStateWrites(
+        after, changed, ComputeSeatDeltas(before, after, changed, loaded.present_of_state_users), head, w);
+    size_t new_events = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
-      results[i].sequence = changes.next;
+      results[i].sequence = last;
       if (!is_new[i]) continue;
+      ++new_events;
       const ProviderEvent& e = *batch[i];
-      providers.Add(domain::ProviderName(e.provider));
-      ids.Add(std::string_view(e.event_id));
-      types.Add(std::string_view(e.event_type));
-      fact_times.Add(std::string_view(FormatRfc3339(e.fact_time)));
-      received.Add(std::string_view(FormatRfc3339(e.received_at)));
-      outcomes.Add(domain::OutcomeName(results[i].outcome));
-      bodies.Add(std::string_view(e.raw_body));
+      w.event_providers.Add(domain::ProviderName(e.provider));
+      w.event_ids.Add(std::string_view(e.event_id));
+      w.event_types.Add(std::string_view(e.event_type));
+      w.event_fact_times.Add(std::string_view(FormatRfc3339(e.fact_time)));
+      w.event_received.Add(std::string_view(FormatRfc3339(e.received_at)));
+      w.event_outcomes.Add(domain::OutcomeName(results[i].outcome));
+      w.event_bodies.Add(std::string_view(e.raw_body));
       if (e.dead_letter_reason) {
-        dl_providers.Add(domain::ProviderName(e.provider));
-        dl_ids.Add(std::string_view(e.event_id));
-        dl_reasons.Add(std::string_view(*e.dead_letter_reason));
+        w.dead_providers.Add(domain::ProviderName(e.provider));
+        w.dead_ids.Add(std::string_view(e.event_id));
+        w.dead_reasons.Add(std::string_view(*e.dead_letter_reason));
       }
     }
-    if (providers.size() > 0) {
-      txn.exec_prepared(kInsertEvents, providers.Finish(), ids.Finish(), types.Finish(),
-                        fact_times.Finish(), received.Finish(), outcomes.Finish(),
-                        static_cast<long long>(changes.next), bodies.Finish());
-    }
-    if (dl_providers.size() > 0) {
-      txn.exec_prepared(kInsertDeadLetters, dl_providers.Finish(), dl_ids.Finish(),
-                        dl_reasons.Finish());
+    // Only new events change anything: a batch of duplicates writes nothing.
+    if (new_events > 0) {
+      txn.exec_prepared(kWriteBatch, w.seat_accounts.Finish(), w.seat_roles.Finish(), w.seat_members.Finish(),
+                        w.seat_billable.Finish(), w.user_ids.Finish(), w.user_states.Finish(),
+                        w.user_changed_at.Finish(), w.user_reasons.Finish(), w.user_sva.Finish(),
+                        w.user_records.Finish(), w.user_seqs.Finish(), w.account_ids.Finish(),
+                        w.account_names.Finish(), w.account_records.Finish(), w.account_seqs.Finish(),
+                        w.member_accounts.Finish(), w.member_users.Finish(), w.member_present.Finish(),
+                        w.member_roles.Finish(), w.member_records.Finish(), w.member_seqs.Finish(),
+                        static_cast<long long>(last), w.event_providers.Finish(), w.event_ids.Finish(),
+                        w.event_types.Finish(), w.event_fact_times.Finish(), w.event_received.Finish(),
+                        w.event_outcomes.Finish(), w.event_bodies.Finish(), w.dead_providers.Finish(),
+                        w.dead_ids.Finish(), w.dead_reasons.Finish());
     }
     txn.commit();
   });

@@ -1,14 +1,15 @@
 #pragma once
 // PostgreSQL implementation of EventStore (see event_store.h for the contract).
 //
-// A batch is one transaction:
+// A batch is one transaction of four round trips, whatever its size:
 //   1. lock change_log_head (serializes writers across replicas: sequences commit in order);
-//   2. find duplicates among the batch's (provider, event_id);
-//   3. load the users/accounts/memberships the new events touch;
-//   4. apply the convergence rules in memory (domain/convergence.h — the one implementation);
-//   5. write back changed records, seat-count deltas, change-log rows, provider events and dead
-//      letters with bulk `unnest` statements; advance the head; NOTIFY followers.
-// A constant number of statements per batch, whatever its size.
+//   2. one read: which of the batch's (provider, event_id) are already stored, the users/
+//      accounts/memberships its events name, and the present memberships of users named by
+//      state events (their seat counts move when billability flips);
+//   3. apply the convergence rules in memory (domain/convergence.h — the one implementation);
+//   4. one write (data-modifying CTEs over `unnest` arrays): changed records, seat-count deltas,
+//      change-log rows, provider events and dead letters; advance the head; NOTIFY followers;
+//   5. commit.
 
 #include <memory>
 #include <string>
