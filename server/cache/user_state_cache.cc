@@ -1,21 +1,56 @@
 #include "cache/user_state_cache.h"
 
+#include <cstring>
 #include <mutex>
 
 #include "absl/hash/hash.h"
 
 namespace mm::cache {
 namespace {
-// This Abseil build has its own string_view type; heterogeneous lookup needs it.
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-}  // namespace
 
-const UserStateCache::Shard& UserStateCache::ShardFor(std::string_view user_id) const {
-  return shards_[absl::Hash<absl::string_view>{}(AbslView(user_id)) % kShards];
+template <typename T>
+T Load(const char* at) {
+  T value;
+  std::memcpy(&value, at, sizeof value);
+  return value;
 }
 
-UserStateCache::Shard& UserStateCache::ShardFor(std::string_view user_id) {
-  return shards_[absl::Hash<absl::string_view>{}(AbslView(user_id)) % kShards];
+template <typename T>
+void Store(char* at, const T& value) {
+  std::memcpy(at, &value, sizeof value);
+}
+
+}  // namespace
+
+size_t UserStateCache::HashId(std::string_view user_id) {
+  // This Abseil build has its own string_view type.
+  return absl::Hash<absl::string_view>{}(absl::string_view(user_id.data(), user_id.size()));
+}
+
+std::string_view UserStateCache::IdOf(const char* record) {
+  return std::string_view(record + kIdAt, Load<uint32_t>(record + kIdSizeAt));
+}
+
+UserStateCache::Record UserStateCache::ReadRecord(const char* record) {
+  Record r;
+  r.state_changed_at_us = Load<int64_t>(record + kChangedAtAt);
+  r.sessions_valid_after_us = Load<int64_t>(record + kValidAfterAt);
+  r.reason = Load<const std::string*>(record + kReasonAt);
+  r.state = static_cast<domain::UserState>(Load<uint8_t>(record + kStateAt));
+  return r;
+}
+
+void UserStateCache::WriteRecord(char* record, const Record& r) {
+  Store(record + kChangedAtAt, r.state_changed_at_us);
+  Store(record + kValidAfterAt, r.sessions_valid_after_us);
+  Store(record + kReasonAt, r.reason);
+  Store(record + kStateAt, static_cast<uint8_t>(r.state));
+}
+
+size_t UserStateCache::RefHash::operator()(uint32_t ref) const { return HashId(IdOf(arena->At(ref))); }
+
+bool UserStateCache::RefEq::operator()(uint32_t ref, const Key& key) const {
+  return IdOf(arena->At(ref)) == key.id;
 }
 
 UserCheck UserStateCache::Check(std::string_view user_id,
@@ -24,17 +59,18 @@ UserCheck UserStateCache::Check(std::string_view user_id,
   // Read the position before the entry: the answer is at least as fresh as it says.
   check.sequence = sequence();
   check.fresh_as_of = fresh_as_of();
-  const Shard& shard = ShardFor(user_id);
+  const Key key{user_id, HashId(user_id)};
+  const Shard& shard = shards_[ShardIndex(key.hash)];
   {
     std::shared_lock lock(shard.mu);
-    auto it = shard.users.find(AbslView(user_id));
+    auto it = shard.users.find(key);
     if (it != shard.users.end()) {
-      const Entry& e = it->second;
+      Record r = ReadRecord(shard.arena.At(*it));
       check.known = true;
-      check.state = e.state;
-      if (e.state_changed_at_us != kNoTime) check.state_changed_at = FromUnixMicros(e.state_changed_at_us);
-      if (e.sessions_valid_after_us != kNoTime) check.sessions_valid_after = FromUnixMicros(e.sessions_valid_after_us);
-      check.disabled_reason = e.disabled_reason;
+      check.state = r.state;
+      if (r.state_changed_at_us != kNoTime) check.state_changed_at = FromUnixMicros(r.state_changed_at_us);
+      if (r.sessions_valid_after_us != kNoTime) check.sessions_valid_after = FromUnixMicros(r.sessions_valid_after_us);
+      if (r.reason != nullptr) check.disabled_reason = *r.reason;
     }
   }
   if (!check.known) {
@@ -50,23 +86,46 @@ UserCheck UserStateCache::Check(std::string_view user_id,
 }
 
 void UserStateCache::Put(const store::UserStateRow& row) {
-  Entry e;
-  e.state = row.state;
-  if (row.state_changed_at) e.state_changed_at_us = ToUnixMicros(*row.state_changed_at);
-  if (row.sessions_valid_after) e.sessions_valid_after_us = ToUnixMicros(*row.sessions_valid_after);
-  if (row.disabled_reason) e.disabled_reason = *row.disabled_reason;
-  Shard& shard = ShardFor(row.user_id);
+  Record r;
+  r.state = row.state;
+  if (row.state_changed_at) r.state_changed_at_us = ToUnixMicros(*row.state_changed_at);
+  if (row.sessions_valid_after) r.sessions_valid_after_us = ToUnixMicros(*row.sessions_valid_after);
+  // An empty reason reads back as empty, like none: keep none.
+  if (row.disabled_reason && !row.disabled_reason->empty()) r.reason = reasons_.Intern(*row.disabled_reason);
+
+  const Key key{row.user_id, HashId(row.user_id)};
+  Shard& shard = shards_[ShardIndex(key.hash)];
   std::unique_lock lock(shard.mu);
-  shard.users.insert_or_assign(row.user_id, std::move(e));
+  auto it = shard.users.find(key);
+  if (it != shard.users.end()) {
+    WriteRecord(shard.arena.At(*it), r);
+    return;
+  }
+  uint32_t ref = shard.arena.Allocate(kIdAt + row.user_id.size());
+  char* record = shard.arena.At(ref);
+  WriteRecord(record, r);
+  Store(record + kIdSizeAt, static_cast<uint32_t>(row.user_id.size()));
+  std::memcpy(record + kIdAt, row.user_id.data(), row.user_id.size());
+  shard.users.insert(ref);
+  size_.fetch_add(1, std::memory_order_relaxed);
 }
 
-size_t UserStateCache::size() const {
-  size_t n = 0;
-  for (const Shard& s : shards_) {
-    std::shared_lock lock(s.mu);
-    n += s.users.size();
+void UserStateCache::Reserve(size_t users) {
+  // Hashes spread evenly over the shards; a little headroom for the unlucky ones.
+  size_t per_shard = users / kShards + users / kShards / 16 + 16;
+  for (Shard& shard : shards_) {
+    std::unique_lock lock(shard.mu);
+    if (shard.users.capacity() < per_shard) shard.users.reserve(per_shard);
   }
-  return n;
+}
+
+size_t UserStateCache::memory_bytes() const {
+  size_t bytes = 0;
+  for (const Shard& shard : shards_) {
+    std::shared_lock lock(shard.mu);
+    bytes += shard.arena.allocated_bytes() + shard.users.capacity() * (sizeof(uint32_t) + 1);
+  }
+  return bytes;
 }
 
 }  // namespace mm::cache

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -155,6 +158,111 @@ TEST(UserStateCacheTest, ConcurrentReadersSeeWholeEntries) {
   done.store(true);
   for (std::thread& r : readers) r.join();
   EXPECT_EQ(torn.load(), 0);
+}
+
+TEST(UserStateCacheTest, ReasonsAreStoredOncePerDistinctText) {
+  UserStateCache cache(UnknownUsers::kActive);
+  const char* reasons[] = {"account_compromise", "terminated", "incident INC-4242: sign-ins"};
+  for (int i = 0; i < 3000; ++i) {
+    store::UserStateRow row = Row("u" + std::to_string(i), UserState::kDisabled, At(i));
+    row.disabled_reason = std::string(reasons[i % 3]);  // a fresh string each time
+    cache.Put(row);
+  }
+  EXPECT_EQ(cache.distinct_reasons(), 3u);
+  for (int i = 0; i < 3000; ++i) {
+    EXPECT_EQ(cache.Check("u" + std::to_string(i), std::nullopt).disabled_reason, reasons[i % 3]) << i;
+  }
+  // An empty reason reads back as empty, like none, and takes no entry.
+  store::UserStateRow empty = Row("u-empty", UserState::kDisabled);
+  empty.disabled_reason = "";
+  cache.Put(empty);
+  EXPECT_EQ(cache.Check("u-empty", std::nullopt).disabled_reason, "");
+  EXPECT_EQ(cache.distinct_reasons(), 3u);
+  // Replacing a user's reason replaces what it reads.
+  store::UserStateRow changed = Row("u0", UserState::kDisabled);
+  changed.disabled_reason = "terminated";
+  cache.Put(changed);
+  EXPECT_EQ(cache.Check("u0", std::nullopt).disabled_reason, "terminated");
+  EXPECT_EQ(cache.size(), 3001u);
+}
+
+TEST(UserStateCacheTest, IdsAreComparedWholeByteForByte) {
+  UserStateCache cache(UnknownUsers::kInactive);
+  std::string with_nul("usr_a\0b", 7);
+  std::string longer_than_a_chunk(70000, 'z');  // a record of its own in the arena
+  std::vector<std::string> ids = {"u", "u1", "u10", "U1", "", with_nul, std::string("usr_a"),
+                                  std::string(300, 'x'), longer_than_a_chunk};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    cache.Put(Row(ids[i], i % 2 == 0 ? UserState::kDisabled : UserState::kActive, At(static_cast<int64_t>(i))));
+  }
+  EXPECT_EQ(cache.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    UserCheck check = cache.Check(ids[i], std::nullopt);
+    EXPECT_TRUE(check.known) << i;
+    EXPECT_EQ(check.active, i % 2 != 0) << i;
+    EXPECT_EQ(check.sessions_valid_after, At(static_cast<int64_t>(i))) << i;
+  }
+  EXPECT_FALSE(cache.Check("u100", std::nullopt).known);
+  EXPECT_FALSE(cache.Check(std::string(299, 'x'), std::nullopt).known);
+  EXPECT_FALSE(cache.Check(std::string("usr_a\0c", 7), std::nullopt).known);
+  EXPECT_FALSE(cache.Check(std::string(69999, 'z') + "y", std::nullopt).known);
+}
+
+TEST(UserStateCacheTest, ReserveChangesNothingVisible) {
+  UserStateCache cache(UnknownUsers::kInactive);
+  cache.Put(Row("before", UserState::kDisabled));
+  cache.Reserve(100000);
+  cache.Reserve(10);  // never shrinks
+  for (int i = 0; i < 5000; ++i) cache.Put(Row("u" + std::to_string(i), UserState::kActive));
+  EXPECT_EQ(cache.size(), 5001u);
+  EXPECT_FALSE(cache.Check("before", std::nullopt).active);
+  EXPECT_TRUE(cache.Check("before", std::nullopt).known);
+  for (int i = 0; i < 5000; ++i) EXPECT_TRUE(cache.Check("u" + std::to_string(i), std::nullopt).active) << i;
+}
+
+TEST(UserStateCacheTest, CompactPerUser) {
+  // Huudis-shaped ids (usr_ + 26 characters): the records, the arena's slack and the tables
+  // stay well under the 200 bytes a user the service may use in all.
+  UserStateCache cache(UnknownUsers::kActive);
+  constexpr int kUsers = 200000;
+  for (int i = 0; i < kUsers; ++i) {
+    char id[40];
+    std::snprintf(id, sizeof id, "usr_01KS%022d", i);
+    store::UserStateRow row = Row(id, i % 30 == 0 ? UserState::kDisabled : UserState::kActive, At(i));
+    if (i % 30 == 0) row.disabled_reason = "account_compromise";
+    cache.Put(row);
+  }
+  ASSERT_EQ(cache.size(), static_cast<size_t>(kUsers));
+  double per_user = static_cast<double>(cache.memory_bytes()) / kUsers;
+  EXPECT_LT(per_user, 80.0);
+  EXPECT_GT(per_user, 30.0);  // the id alone is 30 bytes: the accounting is not off
+}
+
+TEST(UserStateCacheTest, ReadersKeepFindingUsersWhileTablesGrow) {
+  // The writer adds users (tables rehash, the arenas take new chunks) and flips one user;
+  // readers must always find every user added before they started, with its state.
+  UserStateCache cache(UnknownUsers::kInactive);
+  for (int i = 0; i < 1000; ++i) cache.Put(Row("old" + std::to_string(i), UserState::kActive));
+  std::atomic<bool> done{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      for (int n = 0; !done.load(); ++n) {
+        UserCheck c = cache.Check("old" + std::to_string((n * 7 + t) % 1000), std::nullopt);
+        if (!c.known || !c.active) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 100000; ++i) {
+    cache.Put(Row("new" + std::to_string(i), i % 2 == 0 ? UserState::kDisabled : UserState::kActive));
+  }
+  done.store(true);
+  for (std::thread& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(cache.size(), 101000u);
+  EXPECT_FALSE(cache.Check("new99998", std::nullopt).active);
+  EXPECT_TRUE(cache.Check("new99999", std::nullopt).active);
 }
 
 }  // namespace
