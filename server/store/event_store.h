@@ -8,6 +8,7 @@
 // ABORTED = serialization failure or deadlock (retry); INTERNAL = a bug or corrupt row;
 // FAILED_PRECONDITION = schema missing or not current.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -65,6 +66,9 @@ class ChangeFeed {
   // consistent snapshot). Not thread-safe: one follower thread owns an instance.
   virtual absl::StatusOr<uint64_t> LoadUserStates(
       const std::function<void(UserStateRow&&)>& row) = 0;
+  // A cheap estimate of how many users LoadUserStates will deliver, to size the cache before
+  // loading; 0 when unknown (or on any error). Never exact-critical.
+  virtual size_t UserCountHint() { return 0; }
   // Changes with sequence > `after`, in order, at most `limit`. Never skips a committed change.
   virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;
   // Blocks up to `timeout` for a change notification; OK also on timeout (the caller polls

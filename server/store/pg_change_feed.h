@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "store/event_store.h"
 
@@ -17,6 +18,8 @@ class PgChangeFeed final : public ChangeFeed {
   ~PgChangeFeed() override;
 
   absl::StatusOr<uint64_t> LoadUserStates(const std::function<void(UserStateRow&&)>& row) override;
+  // The planner's row estimate for `users` (pg_class.reltuples, kept by ANALYZE/autovacuum).
+  size_t UserCountHint() override;
   absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
   absl::Status WaitForNotification(std::chrono::milliseconds timeout) override;
 
@@ -28,5 +31,11 @@ class PgChangeFeed final : public ChangeFeed {
   std::unique_ptr<Receiver> receiver_;
   std::unique_ptr<PgConnection> conn_;
 };
+
+// Parses one line of the users snapshot (COPY text format: user_id, state, state_changed_at
+// and sessions_valid_after as unix microseconds, disabled_reason; tab-separated, \N for
+// NULL, backslash escapes) into `row`, reusing its buffers. Throws std::runtime_error on a
+// malformed line. Exposed for tests.
+void ParseUserStateCopyLine(std::string_view line, UserStateRow& row);
 
 }  // namespace mm::store
