@@ -176,9 +176,11 @@ size_t PgChangeFeed::UserCountHint() {
 absl::StatusOr<std::vector<ChangeRow>> PgChangeFeed::ReadChanges(uint64_t after, int limit) {
   std::vector<ChangeRow> rows;
   absl::Status status = Run([&] {
-    pqxx::read_transaction txn(conn_->Get());
+    // One statement, so no transaction: one round trip instead of three (BEGIN, SELECT,
+    // COMMIT) between a notification and the change reaching the cache. A single SELECT
+    // sees one snapshot; writers commit in sequence order, so it sees a prefix of the log.
+    pqxx::nontransaction txn(conn_->Get());
     rows = ReadChangeRows(txn, after, limit);
-    txn.commit();
   });
   if (!status.ok()) return status;
   return rows;
