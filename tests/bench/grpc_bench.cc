@@ -23,6 +23,7 @@
 #include "common/crypto.h"
 #include "grpc_load.h"
 #include "membership/v1/membership.grpc.pb.h"
+#include "callers_file.h"
 #include "service_process.h"
 #include "store/pg_event_store.h"
 #include "test_database.h"
@@ -155,13 +156,8 @@ int main(int argc, char** argv) {
   auto db = testing::TestDatabase::Create("bench_grpc");
   LoadUsers(db->url(), users);
 
-  std::string dir = "/tmp/mm-grpc-bench-" + std::to_string(getpid());
-  std::system(("mkdir -p " + dir).c_str());
-  std::string callers = dir + "/callers.json";
-  std::FILE* f = std::fopen(callers.c_str(), "w");
-  std::fprintf(f, R"([{"name":"bench","token_sha256":"%s","scopes":["users:check"]}])",
-               HexEncode(Sha256(kToken)).c_str());
-  std::fclose(f);
+  testing::ScratchDir dir("mm-grpc-bench");
+  std::string callers = testing::WriteCallersFile(dir.path(), {{"bench", kToken, {"users:check"}}});
   auto service = testing::ServiceProcess::Start(
       {.binary = MM_SERVER_BINARY, .env = {{"MM_DATABASE_URL", db->url()}, {"MM_CALLERS_FILE", callers}}});
   auto empty = testing::ServiceProcess::Start({.binary = MM_EMPTY_SERVER_BINARY, .env = {}, .wait_ready = false});
@@ -199,6 +195,5 @@ int main(int argc, char** argv) {
   Pair pair = Compare(batch, *empty, *service, rounds);
   ok &= Report("BatchIsUserActive with 100 ids, 16 streams on one connection", "batch_is_user_active", pair, 100);
 
-  std::system(("rm -rf " + dir).c_str());
   return ok ? 0 : 1;
 }

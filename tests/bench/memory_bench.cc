@@ -47,6 +47,7 @@
 #include "domain/events.h"
 #include "http_post.h"
 #include "membership/v1/membership.grpc.pb.h"
+#include "callers_file.h"
 #include "service_process.h"
 #include "store/pg_event_store.h"
 #include "test_database.h"
@@ -430,13 +431,8 @@ int main(int argc, char** argv) {
   const size_t users = argc > 1 ? std::stoul(argv[1]) : 1000000;
   const int starts = argc > 2 ? std::stoi(argv[2]) : 3;
 
-  std::string dir = "/tmp/mm-bench-memory-" + std::to_string(getpid());
-  std::system(("mkdir -p " + dir).c_str());
-  std::string callers = dir + "/callers.json";
-  {
-    std::ofstream out(callers);
-    out << R"([{"name":"bench","token_sha256":")" << HexEncode(Sha256(kToken)) << R"(","scopes":["users:check"]}])";
-  }
+  testing::ScratchDir dir("mm-bench-memory");
+  std::string callers = testing::WriteCallersFile(dir.path(), {{"bench", kToken, {"users:check"}}});
 
   auto empty_db = testing::TestDatabase::Create("bench_mem_empty");
   auto db = testing::TestDatabase::Create("bench_mem");
@@ -481,6 +477,5 @@ int main(int argc, char** argv) {
   std::printf("time to ready with %zu users: median %.0f ms, max %.0f ms (target <= 5000); with 0 users: median %.0f ms\n",
               users, ready.p50_ms, ready.max_ms, ready0.p50_ms);
   if (!ok) std::printf("FAILED: the service did not report every user, or IsUserActive disagreed with the database\n");
-  std::system(("rm -rf " + dir).c_str());
   return ok ? 0 : 1;
 }

@@ -31,6 +31,7 @@
 #include "domain/events.h"
 #include "http_post.h"
 #include "membership/v1/membership.grpc.pb.h"
+#include "callers_file.h"
 #include "service_process.h"
 #include "store/pg_event_store.h"
 #include "test_database.h"
@@ -149,15 +150,9 @@ int main(int argc, char** argv) {
   auto db = testing::TestDatabase::Create("bench_revocation");
   std::vector<std::string> users = SeedUsers(db->url(), std::max(10000, 2 * rounds));
 
-  std::string dir = "/tmp/mm-bench-revocation-" + std::to_string(getpid());
-  std::system(("mkdir -p " + dir).c_str());
-  std::string callers = dir + "/callers.json";
-  {
-    std::ofstream out(callers);
-    out << R"([{"name":"bench-operator","token_sha256":")" << HexEncode(Sha256(kWriterToken))
-        << R"(","scopes":["users:write"]},{"name":"bench-checker","token_sha256":")"
-        << HexEncode(Sha256(kCheckerToken)) << R"(","scopes":["users:check"]}])";
-  }
+  testing::ScratchDir dir("mm-bench-revocation");
+  std::string callers = testing::WriteCallersFile(
+      dir.path(), {{"bench-operator", kWriterToken, {"users:write"}}, {"bench-checker", kCheckerToken, {"users:check"}}});
   testing::ServiceProcess::Options options{
       .binary = MM_SERVER_BINARY,
       .env = {{"MM_DATABASE_URL", db->url()}, {"MM_CALLERS_FILE", callers}, {"MM_HUUDIS_SECRETS", kSecret}}};
@@ -208,6 +203,5 @@ int main(int argc, char** argv) {
     bench::PrintLatencyRow(std::string(names[w]) + ": B after A's answer", bench::Summarize(after_ack[w]));
   }
   std::printf("revocation p99 (worst way): %.1f ms (target <= 50)\n", worst_p99);
-  std::system(("rm -rf " + dir).c_str());
   return failures == 0 ? 0 : 1;
 }

@@ -18,6 +18,7 @@
 #include "common/crypto.h"
 #include "domain/events.h"
 #include "membership/v1/membership.grpc.pb.h"
+#include "callers_file.h"
 #include "service_process.h"
 #include "store/pg_event_store.h"
 #include "test_database.h"
@@ -79,13 +80,8 @@ int main(int argc, char** argv) {
   double load_s = bench::MillisSince(load_start) / 1000.0;
   db->Query("VACUUM ANALYZE");
 
-  std::string dir = "/tmp/mm-bench-" + std::to_string(getpid());
-  std::system(("mkdir -p " + dir).c_str());
-  std::string callers = dir + "/callers.json";
-  std::FILE* f = std::fopen(callers.c_str(), "w");
-  std::fprintf(f, R"([{"name":"bench","token_sha256":"%s","scopes":["seats:read"]}])",
-               HexEncode(Sha256("bench")).c_str());
-  std::fclose(f);
+  testing::ScratchDir dir("mm-seat-bench");
+  std::string callers = testing::WriteCallersFile(dir.path(), {{"bench", "bench", {"seats:read"}}});
   auto service = testing::ServiceProcess::Start(
       {.binary = MM_SERVER_BINARY,
        .env = {{"MM_DATABASE_URL", db->url()}, {"MM_CALLERS_FILE", callers}}});
@@ -125,6 +121,5 @@ int main(int argc, char** argv) {
   bench::PrintLatencyRow("baseline: COUNT(*) scan, direct SQL", scan);
   std::printf("ratio (baseline / GetSeatCount) p50: %.1fx  p99: %.1fx\n", scan.p50_ms / seat.p50_ms,
               scan.p99_ms / seat.p99_ms);
-  std::system(("rm -rf " + dir).c_str());
   return total == members ? 0 : 1;
 }

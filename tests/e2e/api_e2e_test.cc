@@ -34,15 +34,11 @@ const std::map<std::string, std::string>& ScopeTokens() {
 }
 
 std::string WriteScopedCallers(const std::string& dir) {
-  json callers = json::array();
+  std::vector<TestCaller> callers;
   for (const auto& [scope, token] : ScopeTokens()) {
-    json scopes = json::array();
-    if (!scope.empty()) scopes.push_back(scope);
-    callers.push_back({{"name", "caller-" + token}, {"token_sha256", HexEncode(Sha256(token))}, {"scopes", scopes}});
+    callers.push_back({"caller-" + token, token, scope.empty() ? std::vector<std::string>{} : std::vector{scope}});
   }
-  std::string path = dir + "/callers.json";
-  std::ofstream(path) << callers.dump();
-  return path;
+  return WriteCallersFile(dir, callers);
 }
 
 // A member_added webhook for (account, user, role) at `minute` past a fixed hour.

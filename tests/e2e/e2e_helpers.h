@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "adapters/huudis_signature.h"
+#include "callers_file.h"
 #include "common/crypto.h"
 #include "http_post.h"
 #include "membership/v1/membership.grpc.pb.h"
@@ -86,16 +87,9 @@ inline absl::StatusOr<client::HttpReply> PostSigned(const std::string& base_url,
 
 // Writes a callers file with the three tokens above; returns its path.
 inline std::string WriteCallersFile(const std::string& dir) {
-  auto entry = [](const char* name, const char* token, const char* scopes) {
-    return std::string("{\"name\":\"") + name + "\",\"token_sha256\":\"" + HexEncode(Sha256(token)) +
-           "\",\"scopes\":[" + scopes + "]}";
-  };
-  std::string path = dir + "/callers.json";
-  std::ofstream out(path);
-  out << "[" << entry("checker", kCheckerToken, "\"users:check\"") << ","
-      << entry("reader", kReaderToken, "\"users:read\"") << ","
-      << entry("admin", kAdminToken, "\"admin\"") << "]";
-  return path;
+  return WriteCallersFile(dir, {{"checker", kCheckerToken, {"users:check"}},
+                                {"reader", kReaderToken, {"users:read"}},
+                                {"admin", kAdminToken, {"admin"}}});
 }
 
 inline std::string TempDir() {

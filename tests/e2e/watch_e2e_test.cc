@@ -35,12 +35,7 @@ constexpr char kWatchToken[] = "tok-watch-e2e";
 constexpr char kOtherToken[] = "tok-users-read-e2e";
 
 std::string WriteWatchCallers(const std::string& dir) {
-  json callers = json::array(
-      {{{"name", "watcher"}, {"token_sha256", HexEncode(Sha256(kWatchToken))}, {"scopes", {"changes:watch"}}},
-       {{"name", "reader"}, {"token_sha256", HexEncode(Sha256(kOtherToken))}, {"scopes", {"users:read"}}}});
-  std::string path = dir + "/callers.json";
-  std::ofstream(path) << callers.dump();
-  return path;
+  return WriteCallersFile(dir, {{"watcher", kWatchToken, {"changes:watch"}}, {"reader", kOtherToken, {"users:read"}}});
 }
 
 // One WatchChanges call read on its own thread (or not read at all, until ReadAll).
