@@ -9,16 +9,25 @@
 // request when the previous answer has arrived. Only 2xx answers count; anything else fails
 // the program. After each run the database must hold every acknowledged event.
 //
+// Each run starts from a populated mirror, as production does: the first --preload webhooks
+// are decoded by the Huudis adapter and written through the event store straight to the fresh
+// database, which is then ANALYZEd (as autovacuum would have done), before the service starts.
+// Without it every run would measure an empty database whose cached plans were made for tiny
+// tables.
+//
 // Baseline: `pgbench -n -c C -j 2 -T S -f script` where the script inserts one row per
 // transaction (an event id text primary key, a timestamp and a jsonb body of the same size as
 // the webhooks) into a fresh database of the same server, fsync on.
 //
 // Group commit sizing: `--sweep 1,8,32,128,512,2048` runs the service once per
-// MM_WRITER_MAX_BATCH value on a fresh database each and prints the table.
+// MM_WRITER_MAX_BATCH value on a fresh database each and prints the table. Closed-loop senders
+// split into two halves that alternate between batches, so batches hold about C/2 events and
+// caps above that cannot show; `--sweep-connections 1024` lets the larger caps bind.
 //
-// Usage: ingest_bench [--seconds S=10] [--events N=150000] [--warmup N=1000]
+// Usage: ingest_bench [--seconds S=10] [--events N=150000] [--warmup N=1000] [--preload N=50000]
 //                     [--connections C=64] [--client-threads T=1] [--batch B]
-//                     [--sweep B1,B2,...] [--pgbench-seconds S=10] [--no-pgbench]
+//                     [--sweep B1,B2,...] [--sweep-connections C=--connections]
+//                     [--pgbench-seconds S=10] [--no-pgbench]
 //                     [--pgbench PATH] [--service-binary PATH] [--db-setting NAME=VALUE]...
 // Needs MM_TEST_DATABASE_URL; with MM_BENCH_DATA_DIR it writes the latency distributions
 // (plot "ingest"; plot "ingest_batch_sweep" for the sweep). Exit code 0 only when every
@@ -54,10 +63,12 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "adapters/huudis_adapter.h"
 #include "adapters/huudis_signature.h"
 #include "bench_support.h"
 #include "http_post.h"
 #include "service_process.h"
+#include "store/pg_event_store.h"
 #include "test_database.h"
 
 namespace mm {
@@ -75,10 +86,12 @@ struct Options {
   double seconds = 10;      // measured window per run: no new request starts after it
   size_t events = 150000;   // pre-built webhooks; a run also ends when they are used up
   size_t warmup = 1000;     // sent first on each run, not measured
+  size_t preload = 50000;   // written straight to the database before each run (see Preload)
   int connections = 64;
   int client_threads = 1;
   std::optional<int> batch;  // MM_WRITER_MAX_BATCH for the main run; unset: the service default
   std::vector<int> sweep;
+  int sweep_connections = 0;  // 0: --connections
   double pgbench_seconds = 10;
   bool pgbench = true;
   std::string pgbench_path;
@@ -91,8 +104,8 @@ struct Options {
 [[noreturn]] void Usage(const std::string& error) {
   std::fprintf(stderr,
                "ingest_bench: %s\n"
-               "usage: ingest_bench [--seconds S] [--events N] [--warmup N] [--connections C]\n"
-               "                    [--client-threads T] [--batch B] [--sweep B1,B2,...]\n"
+               "usage: ingest_bench [--seconds S] [--events N] [--warmup N] [--preload N] [--connections C]\n"
+               "                    [--client-threads T] [--batch B] [--sweep B1,B2,...] [--sweep-connections C]\n"
                "                    [--pgbench-seconds S] [--no-pgbench] [--pgbench PATH]\n"
                "                    [--service-binary PATH] [--db-setting NAME=VALUE]...\n",
                error.c_str());
@@ -114,6 +127,8 @@ Options ParseOptions(int argc, char** argv) {
         o.events = std::stoul(value());
       } else if (arg == "--warmup") {
         o.warmup = std::stoul(value());
+      } else if (arg == "--preload") {
+        o.preload = std::stoul(value());
       } else if (arg == "--connections") {
         o.connections = std::stoi(value());
       } else if (arg == "--client-threads") {
@@ -123,6 +138,8 @@ Options ParseOptions(int argc, char** argv) {
       } else if (arg == "--sweep") {
         std::stringstream list(value());
         for (std::string item; std::getline(list, item, ',');) o.sweep.push_back(std::stoi(item));
+      } else if (arg == "--sweep-connections") {
+        o.sweep_connections = std::stoi(value());
       } else if (arg == "--pgbench-seconds") {
         o.pgbench_seconds = std::stod(value());
       } else if (arg == "--no-pgbench") {
@@ -143,7 +160,8 @@ Options ParseOptions(int argc, char** argv) {
       Usage("bad value for " + arg);
     }
   }
-  if (o.connections < 1 || o.client_threads < 1 || o.seconds <= 0 || o.events == 0) {
+  if (o.sweep_connections == 0) o.sweep_connections = o.connections;
+  if (o.connections < 1 || o.sweep_connections < 1 || o.client_threads < 1 || o.seconds <= 0 || o.events == 0) {
     Usage("connections, client threads, seconds and events must be positive");
   }
   if (o.warmup >= o.events) Usage("--warmup must be below --events");
@@ -500,6 +518,33 @@ CpuSample SampleCpu(int service_pid, const testing::TestDatabase& db) {
 // ---------------------------------------------------------------------------------------------
 // One service run on a fresh database.
 
+// Writes hooks[0, count) through the adapter and the event store in batches of 1,000, then
+// ANALYZEs the database.
+void Preload(const testing::TestDatabase& db, const std::vector<Webhook>& hooks, size_t count) {
+  const adapters::HuudisAdapter adapter({.secrets = {kSecret}});
+  store::PgEventStore store(db.url());
+  const int64_t t = NowMillis() / 1000;
+  std::vector<domain::ProviderEvent> batch;
+  for (size_t i = 0; i < count; ++i) {
+    const std::string signature = adapters::MakeHuudisSignatureHeader(kSecret, t, hooks[i].body);
+    adapters::HeaderLookup headers = [&](std::string_view name) -> std::optional<std::string_view> {
+      if (name == adapters::HuudisAdapter::kSignatureHeader) return signature;
+      return std::nullopt;
+    };
+    auto event = adapter.Decode(headers, hooks[i].body, FromUnixSeconds(t));
+    if (!event.ok()) throw std::runtime_error("preload: " + std::string(event.status().message()));
+    batch.push_back(std::move(*event));
+    if (batch.size() == 1000 || i + 1 == count) {
+      std::vector<const domain::ProviderEvent*> pointers;
+      for (const auto& e : batch) pointers.push_back(&e);
+      auto applied = store.ApplyBatch(pointers);
+      if (!applied.ok()) throw std::runtime_error("preload: " + std::string(applied.status().message()));
+      batch.clear();
+    }
+  }
+  db.Query("ANALYZE");
+}
+
 struct ServiceRun {
   std::string label;
   LoadResult load;
@@ -508,7 +553,7 @@ struct ServiceRun {
   double mean_batch = 0;  // from mm_writer_batch_size, warm-up included
   double mean_commit_ms = 0;  // from mm_writer_commit_duration_seconds, warm-up included
   CpuSample cpu_us_per_event;  // measured window only
-  size_t stored = 0, acknowledged = 0;  // provider_events rows vs 2xx answers, warm-up included
+  size_t stored = 0, acknowledged = 0;  // provider_events rows vs 2xx answers + preloaded events
   bool ok() const { return load.failed == 0 && stored == acknowledged && load.ok > 0; }
 };
 
@@ -519,7 +564,8 @@ double MetricValue(const std::string& text, const std::string& name) {
   return std::strtod(text.c_str() + at + name.size() + 2, nullptr);
 }
 
-ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::optional<int> batch) {
+ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::optional<int> batch,
+                      int connections) {
   ServiceRun run;
   run.label = batch ? "MM_WRITER_MAX_BATCH=" + std::to_string(*batch) : "MM_WRITER_MAX_BATCH=service default";
   auto db = testing::TestDatabase::Create("bench_ingest");
@@ -531,21 +577,23 @@ ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::
   std::map<std::string, std::string> env = {{"MM_DATABASE_URL", db->url()},
                                             {"MM_HUUDIS_SECRETS", kSecret},
                                             {"MM_INSECURE_NO_AUTH", "1"},
-                                            {"MM_MAX_CONNECTIONS", std::to_string(o.connections + 64)}};
+                                            {"MM_MAX_CONNECTIONS", std::to_string(connections + 64)}};
   if (batch) env["MM_WRITER_MAX_BATCH"] = std::to_string(*batch);
+  Preload(*db, hooks, o.preload);
   auto service = testing::ServiceProcess::Start({.binary = o.service_binary, .env = env});
 
   // Signed now: the run must end within the signature window (300 s).
   const int64_t t = NowMillis() / 1000;
-  std::vector<std::string> requests;
+  std::vector<std::string> requests(o.preload);  // the preloaded ones are not sent
   requests.reserve(hooks.size());
-  for (size_t i = 0; i < hooks.size(); ++i) {
+  for (size_t i = o.preload; i < hooks.size(); ++i) {
     requests.push_back(SignedRequest(hooks[i], t, service->http_port(), i));
   }
 
-  LoadResult warm =
-      Load(requests, 0, o.warmup, service->http_port(), o.connections, o.client_threads).Run(std::chrono::hours(1));
-  Load load(requests, o.warmup, requests.size(), service->http_port(), o.connections, o.client_threads);
+  const size_t first = o.preload;
+  LoadResult warm = Load(requests, first, first + o.warmup, service->http_port(), connections, o.client_threads)
+                        .Run(std::chrono::hours(1));
+  Load load(requests, first + o.warmup, requests.size(), service->http_port(), connections, o.client_threads);
   const int service_pid = ChildPid(std::filesystem::path(o.service_binary).filename().string());
   CpuSample before = SampleCpu(service_pid, *db);
   run.load = load.Run(std::chrono::duration<double>(o.seconds));
@@ -555,7 +603,7 @@ ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::
     run.cpu_us_per_event = {(after.service - before.service) * per, (after.postgres - before.postgres) * per,
                             (after.client - before.client) * per};
   }
-  run.acknowledged = warm.ok + run.load.ok;
+  run.acknowledged = o.preload + warm.ok + run.load.ok;
   run.load.failed += warm.failed;
   for (auto& f : warm.failures) run.load.failures.push_back("warm-up: " + f);
   run.events_per_s = static_cast<double>(run.load.ok) / run.load.wall_s;
@@ -672,7 +720,7 @@ int main(int argc, char** argv) {
   const Options o = ParseOptions(argc, argv);
 
   auto build_start = bench::Steady::now();
-  const std::vector<Webhook> hooks = BuildWebhooks(o.events);
+  const std::vector<Webhook> hooks = BuildWebhooks(o.preload + o.events);
   size_t body_bytes = 0;
   for (const auto& w : hooks) body_bytes += w.body.size();
   const size_t mean_body = body_bytes / hooks.size();
@@ -692,19 +740,20 @@ int main(int argc, char** argv) {
                 probe->Scalar("SHOW server_version").c_str(), probe->Scalar("SHOW fsync").c_str(),
                 probe->Scalar("SHOW synchronous_commit").c_str(), probe->Scalar("SHOW wal_sync_method").c_str());
   }
-  std::printf("webhooks built: %zu (mean body %zu bytes) in %.1f s; per run: %zu warm-up, then up to %g s\n",
-              hooks.size(), mean_body, bench::MillisSince(build_start) / 1000.0, o.warmup, o.seconds);
+  std::printf("webhooks built: %zu (mean body %zu bytes) in %.1f s; per run: %zu preloaded into the database"
+              " (then ANALYZE), %zu sent as warm-up, then up to %g s measured\n",
+              hooks.size(), mean_body, bench::MillisSince(build_start) / 1000.0, o.preload, o.warmup, o.seconds);
   std::fflush(stdout);
 
   bool ok = true;
-  ServiceRun main_run = RunService(o, hooks, o.batch);
+  ServiceRun main_run = RunService(o, hooks, o.batch, o.connections);
   ok = ok && main_run.ok();
   bench::WriteDistribution("ingest", "service: signed webhooks over HTTP, ack after commit",
                            main_run.load.latencies_ms);
 
   std::vector<ServiceRun> sweep;
   for (int b : o.sweep) {
-    sweep.push_back(RunService(o, hooks, b));
+    sweep.push_back(RunService(o, hooks, b, o.sweep_connections));
     ok = ok && sweep.back().ok();
     bench::WriteDistribution("ingest_batch_sweep", "max batch " + std::to_string(b), sweep.back().load.latencies_ms);
   }
@@ -729,7 +778,7 @@ int main(int argc, char** argv) {
   std::printf("CPU per acknowledged event: service %.0f us, PostgreSQL backends %.0f us, load tool %.0f us"
               " (%u cores: CPU-bound ceiling %.0f events/s)\n",
               cpu.service, cpu.postgres, cpu.client, cores, cores * 1e6 / (cpu.service + cpu.postgres + cpu.client));
-  std::printf("stored: %zu provider_events rows for %zu acknowledged events (warm-up included): %s\n",
+  std::printf("stored: %zu provider_events rows for %zu preloaded and acknowledged events: %s\n",
               main_run.stored, main_run.acknowledged, main_run.stored == main_run.acknowledged ? "all there" : "MISSING");
   if (o.pgbench) {
     std::printf("baseline: %s\n", pg.command.c_str());
@@ -740,7 +789,8 @@ int main(int argc, char** argv) {
   std::printf("target >= %.0f events/s: %s (%.0f%% of it)\n", kTarget,
               main_run.events_per_s >= kTarget ? "met" : "missed", 100 * main_run.events_per_s / kTarget);
   if (!sweep.empty()) {
-    std::printf("\ngroup-commit sweep (fresh database per row, same webhooks):\n");
+    std::printf("\ngroup-commit sweep (%d connections, fresh database per row, same webhooks):\n",
+                o.sweep_connections);
     std::printf("%-20s %10s %9s %9s %9s %11s %10s %12s %8s\n", "MM_WRITER_MAX_BATCH", "events/s", "p50 ms",
                 "p99 ms", "mean ms", "mean batch", "commit ms", "CPU us/event", "stored");
     for (const ServiceRun& r : sweep) {
