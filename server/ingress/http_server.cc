@@ -99,7 +99,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // `stream_args` complete the stream's constructor after the socket: the ssl::context for TLS.
   template <class... StreamArgs>
   Session(HttpServer::Impl* server, bool over_capacity, tcp::socket socket, StreamArgs&... stream_args)
-      : stream_(std::move(socket), stream_args...), server_(server), over_capacity_(over_capacity) {}
+      : stream_(std::move(socket), stream_args...), server_(server), over_capacity_(over_capacity) {
+    // Beast reads at most max(512, free capacity) bytes at a time: with an empty buffer a
+    // webhook took two reads (plus the one that finds the socket drained). One page holds a
+    // typical request whole; larger bodies still grow the buffer.
+    buffer_.reserve(kReadBufferBytes);
+  }
 
   ~Session() { server_->connections_.fetch_sub(1); }
 
@@ -284,6 +289,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  static constexpr size_t kReadBufferBytes = 4096;
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
