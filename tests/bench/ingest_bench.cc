@@ -66,6 +66,7 @@
 #include "adapters/huudis_adapter.h"
 #include "adapters/huudis_signature.h"
 #include "bench_support.h"
+#include "callers_file.h"
 #include "http_post.h"
 #include "service_process.h"
 #include "store/pg_event_store.h"
@@ -661,9 +662,8 @@ PgbenchRun RunPgbench(const Options& o, const std::string& sample_body) {
   db->Query(
       "CREATE TABLE bench_events (event_id text PRIMARY KEY, received_at timestamptz NOT NULL DEFAULT now(),"
       " body jsonb NOT NULL); CREATE SEQUENCE bench_event_seq");
-  char tmpl[] = "/tmp/mm-ingest-bench-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-  std::filesystem::path dir(tmpl);
+  const testing::ScratchDir scratch("mm-ingest-bench");
+  const std::filesystem::path dir(scratch.path());
   std::string literal;
   for (char c : sample_body) literal += c == '\'' ? std::string("''") : std::string(1, c);
   {
@@ -702,7 +702,6 @@ PgbenchRun RunPgbench(const Options& o, const std::string& sample_body) {
   }
   std::vector<double> ms = run.latencies_ms;
   run.latency = bench::Summarize(ms);
-  std::filesystem::remove_all(dir);
   return run;
 }
 
