@@ -72,6 +72,11 @@ double ProcessCpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+void PrintTarget(std::string_view what, bool met, const std::string& measured) {
+  std::printf("target: %.*s: %s (%s)\n", static_cast<int>(what.size()), what.data(), met ? "met" : "MISSED",
+              measured.c_str());
+}
+
 void PrintLatencyHeader() {
   std::printf("%-52s %9s %9s %9s %9s\n", "", "p50 ms", "p99 ms", "mean ms", "samples");
 }

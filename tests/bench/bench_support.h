@@ -38,6 +38,10 @@ void WriteDistribution(std::string_view plot, std::string_view series, std::vect
 // busy machine where wall-clock figures are not: compare CPU per call between two servers.
 double ProcessCpuSeconds(pid_t pid);
 
+// One line per issue-#4 target, "target: <what>: met|MISSED (<measured>)", which scripts/bench
+// gathers into the summary table at the top of docs/benchmarks.md.
+void PrintTarget(std::string_view what, bool met, const std::string& measured);
+
 // "label  p50  p99  mean  count" table rows, the same in every program.
 void PrintLatencyHeader();
 void PrintLatencyRow(std::string_view label, const Summary& s);

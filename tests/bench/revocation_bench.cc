@@ -202,6 +202,8 @@ int main(int argc, char** argv) {
   for (int w = 0; w < 2; ++w) {
     bench::PrintLatencyRow(std::string(names[w]) + ": B after A's answer", bench::Summarize(after_ack[w]));
   }
-  std::printf("revocation p99 (worst way): %.1f ms (target <= 50)\n", worst_p99);
+  char measured[64];
+  std::snprintf(measured, sizeof measured, "p99 %.1f ms, the worse of the two ways", worst_p99);
+  bench::PrintTarget("revocation on the other replica p99 <= 50 ms", worst_p99 <= 50, measured);
   return failures == 0 ? 0 : 1;
 }
