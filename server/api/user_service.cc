@@ -12,7 +12,7 @@ void Fill(const cache::UserCheck& check, const std::string& user_id, v1::IsUserA
   out->set_active(check.active);
   out->set_state(check.known ? ToProto(check.state) : v1::USER_STATE_UNKNOWN);
   if (check.state_changed_at) SetTime(out->mutable_state_changed_at(), *check.state_changed_at);
-  out->set_disabled_reason(check.disabled_reason);
+  out->set_disabled_reason(check.disabled_reason.data(), check.disabled_reason.size());
   if (check.sessions_valid_after) SetTime(out->mutable_sessions_valid_after(), *check.sessions_valid_after);
   out->set_sequence(check.sequence);
   SetTime(out->mutable_fresh_as_of(), check.fresh_as_of);

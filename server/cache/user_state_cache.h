@@ -38,7 +38,7 @@ struct UserCheck {
   bool active = false;
   domain::UserState state = domain::UserState::kActive;  // meaningful when known
   std::optional<TimePoint> state_changed_at;
-  std::string disabled_reason;
+  std::string_view disabled_reason;  // interned by the cache: valid for the cache's lifetime
   std::optional<TimePoint> sessions_valid_after;
   uint64_t sequence = 0;     // change-log position the answer reflects
   TimePoint fresh_as_of{};   // when the replica last confirmed it was caught up

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include <unistd.h>
 
@@ -57,6 +58,21 @@ void WriteDistribution(std::string_view plot, std::string_view series, std::vect
     }
   }
   out << 100 << ' ' << ms.back() << '\n';
+}
+
+void BatchLoader::Add(domain::ProviderEvent event) {
+  batch_.push_back(std::move(event));
+  if (batch_.size() >= batch_size_) Flush();
+}
+
+void BatchLoader::Flush() {
+  if (batch_.empty()) return;
+  std::vector<const domain::ProviderEvent*> pointers;
+  pointers.reserve(batch_.size());
+  for (const auto& e : batch_) pointers.push_back(&e);
+  auto applied = store_.ApplyBatch(pointers);
+  if (!applied.ok()) throw std::runtime_error(what_ + ": " + std::string(applied.status().message()));
+  batch_.clear();
 }
 
 double ProcessCpuSeconds(pid_t pid) {

@@ -15,6 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/events.h"
+#include "store/event_store.h"
+
 namespace mm::bench {
 
 using Steady = std::chrono::steady_clock;
@@ -33,6 +36,23 @@ double MillisSince(Steady::time_point start);
 // Writes the distribution of `ms` (sorted or not) for the plot named `plot`; `series` is the
 // legend entry (spaces allowed). A no-op when MM_BENCH_DATA_DIR is unset.
 void WriteDistribution(std::string_view plot, std::string_view series, std::vector<double> ms);
+
+// Writes events through the real write path, `batch_size` per store transaction as the
+// service's group commit would, without holding more than one batch. Throws
+// std::runtime_error("<what>: <status>") when a batch fails.
+class BatchLoader {
+ public:
+  BatchLoader(store::EventStore& store, std::string what, size_t batch_size = 1000)
+      : store_(store), what_(std::move(what)), batch_size_(batch_size) {}
+  void Add(domain::ProviderEvent event);  // applies the batch once it is full
+  void Flush();                            // applies what is left
+
+ private:
+  store::EventStore& store_;
+  const std::string what_;
+  const size_t batch_size_;
+  std::vector<domain::ProviderEvent> batch_;
+};
 
 // CPU time (user + system) process `pid` has used so far, from /proc/<pid>/stat. Robust to a
 // busy machine where wall-clock figures are not: compare CPU per call between two servers.

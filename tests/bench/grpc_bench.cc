@@ -39,18 +39,13 @@ std::string UserId(int i) { return "usr_bench_" + std::to_string(100000000 + i);
 // Users through the real write path: every 10th disabled, the rest created active.
 void LoadUsers(const std::string& url, int users) {
   store::PgEventStore store(url);
-  std::vector<domain::ProviderEvent> batch;
+  bench::BatchLoader loader(store, "loading users");
   for (int i = 0; i < users; ++i) {
-    batch.push_back(i % 10 == 0 ? testutil::UserDisabled("evt_u" + std::to_string(i), UserId(i), testutil::At(i),
-                                                          "bench: disabled")
-                                : testutil::UserCreated("evt_u" + std::to_string(i), UserId(i), testutil::At(i)));
-    if (batch.size() == 1000 || i == users - 1) {
-      std::vector<const domain::ProviderEvent*> ptrs;
-      for (const auto& e : batch) ptrs.push_back(&e);
-      if (!store.ApplyBatch(ptrs).ok()) throw std::runtime_error("loading users failed");
-      batch.clear();
-    }
+    loader.Add(i % 10 == 0 ? testutil::UserDisabled("evt_u" + std::to_string(i), UserId(i), testutil::At(i),
+                                                     "bench: disabled")
+                           : testutil::UserCreated("evt_u" + std::to_string(i), UserId(i), testutil::At(i)));
   }
+  loader.Flush();
 }
 
 struct Totals {

@@ -467,19 +467,6 @@ class Load {
 // CPU accounting: on a shared 2-core machine wall-clock figures move with the neighbours' load;
 // CPU time per event does not (much), and shows which process the time goes to.
 
-double ProcessCpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // Our child process running `comm` (the service: ServiceProcess does not expose its pid).
 int ChildPid(const std::string& comm) {
@@ -507,12 +494,12 @@ struct CpuSample {
 // program.
 CpuSample SampleCpu(int service_pid, const testing::TestDatabase& db) {
   CpuSample s;
-  if (service_pid > 0) s.service = ProcessCpuSeconds(service_pid);
+  if (service_pid > 0) s.service = bench::ProcessCpuSeconds(service_pid);
   for (const auto& row : db.Query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                                   " AND pid <> pg_backend_pid()")) {
-    s.postgres += ProcessCpuSeconds(row[0].as<int>());
+    s.postgres += bench::ProcessCpuSeconds(row[0].as<int>());
   }
-  s.client = ProcessCpuSeconds(getpid());
+  s.client = bench::ProcessCpuSeconds(getpid());
   return s;
 }
 
@@ -525,7 +512,7 @@ void Preload(const testing::TestDatabase& db, const std::vector<Webhook>& hooks,
   const adapters::HuudisAdapter adapter({.secrets = {kSecret}});
   store::PgEventStore store(db.url());
   const int64_t t = NowMillis() / 1000;
-  std::vector<domain::ProviderEvent> batch;
+  bench::BatchLoader loader(store, "preload");
   for (size_t i = 0; i < count; ++i) {
     const std::string signature = adapters::MakeHuudisSignatureHeader(kSecret, t, hooks[i].body);
     adapters::HeaderLookup headers = [&](std::string_view name) -> std::optional<std::string_view> {
@@ -534,15 +521,9 @@ void Preload(const testing::TestDatabase& db, const std::vector<Webhook>& hooks,
     };
     auto event = adapter.Decode(headers, hooks[i].body, FromUnixSeconds(t));
     if (!event.ok()) throw std::runtime_error("preload: " + std::string(event.status().message()));
-    batch.push_back(std::move(*event));
-    if (batch.size() == 1000 || i + 1 == count) {
-      std::vector<const domain::ProviderEvent*> pointers;
-      for (const auto& e : batch) pointers.push_back(&e);
-      auto applied = store.ApplyBatch(pointers);
-      if (!applied.ok()) throw std::runtime_error("preload: " + std::string(applied.status().message()));
-      batch.clear();
-    }
+    loader.Add(std::move(*event));
   }
+  loader.Flush();
   db.Query("ANALYZE");
 }
 

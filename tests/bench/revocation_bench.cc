@@ -51,7 +51,7 @@ std::vector<std::string> SeedUsers(const std::string& url, int count) {
   store::PgEventStore store(url);
   uint64_t rng = 7;
   std::vector<std::string> ids;
-  std::vector<domain::ProviderEvent> batch;
+  bench::BatchLoader loader(store, "seeding users");
   for (int i = 0; i < count; ++i) {
     int64_t ms = kEpochMs - 86400000LL * 30 + i * 1000LL;
     domain::ProviderEvent e;
@@ -67,15 +67,9 @@ std::vector<std::string> SeedUsers(const std::string& url, int count) {
     n.fact_time = e.fact_time;
     ids.push_back(n.user_id);
     e.events.push_back(std::move(n));
-    batch.push_back(std::move(e));
-    if (batch.size() == 1000 || i == count - 1) {
-      std::vector<const domain::ProviderEvent*> ptrs;
-      for (const auto& p : batch) ptrs.push_back(&p);
-      auto r = store.ApplyBatch(ptrs);
-      if (!r.ok()) throw std::runtime_error("seeding failed: " + std::string(r.status().message()));
-      batch.clear();
-    }
+    loader.Add(std::move(e));
   }
+  loader.Flush();
   return ids;
 }
 

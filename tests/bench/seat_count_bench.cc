@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   auto load_start = bench::Steady::now();
   store::PgEventStore store(db->url());
   const char* roles[] = {"owner", "admin", "member", "member", "member"};
-  std::vector<domain::ProviderEvent> batch;
+  bench::BatchLoader loader(store, "loading members");
   for (int i = 0; i < members; ++i) {
     domain::ProviderEvent e;
     e.event_id = "evt_bench_" + std::to_string(i);
@@ -65,18 +65,9 @@ int main(int argc, char** argv) {
     n.role = roles[i % 5];
     n.fact_time = e.fact_time;
     e.events.push_back(std::move(n));
-    batch.push_back(std::move(e));
-    if (batch.size() == 1000 || i == members - 1) {
-      std::vector<const domain::ProviderEvent*> ptrs;
-      for (const auto& p : batch) ptrs.push_back(&p);
-      auto r = store.ApplyBatch(ptrs);
-      if (!r.ok()) {
-        std::fprintf(stderr, "load failed: %s\n", std::string(r.status().message()).c_str());
-        return 1;
-      }
-      batch.clear();
-    }
+    loader.Add(std::move(e));
   }
+  loader.Flush();
   double load_s = bench::MillisSince(load_start) / 1000.0;
   db->Query("VACUUM ANALYZE");
 
