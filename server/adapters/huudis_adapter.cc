@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "domain/event_checks.h"
 
 namespace mm::adapters {
 namespace {
@@ -99,19 +100,26 @@ constexpr Mapping kMappings[] = {
 };
 #pragma GCC diagnostic pop
 
+// What happens to an optional value over its limit (domain/event_checks.h): display text is
+// shortened, an identifier or address would be wrong if cut and is left out, a role (which
+// decides seats) makes the event a dead letter rather than be invented.
+enum class OverLimit { kTruncate, kDrop, kDeadLetter };
+
 struct OptionalField {
   std::string_view Mapping::*key;
   std::optional<std::string> NormalizedEvent::*field;
+  size_t max_bytes;
+  OverLimit over_limit;
 };
 
 constexpr OptionalField kOptionalFields[] = {
-    {&Mapping::role, &NormalizedEvent::role},
-    {&Mapping::email, &NormalizedEvent::email},
-    {&Mapping::name, &NormalizedEvent::name},
-    {&Mapping::account_name, &NormalizedEvent::account_name},
-    {&Mapping::reason, &NormalizedEvent::reason},
-    {&Mapping::actor, &NormalizedEvent::actor},
-    {&Mapping::added_via, &NormalizedEvent::added_via},
+    {&Mapping::role, &NormalizedEvent::role, domain::kMaxRoleBytes, OverLimit::kDeadLetter},
+    {&Mapping::email, &NormalizedEvent::email, domain::kMaxEmailBytes, OverLimit::kDrop},
+    {&Mapping::name, &NormalizedEvent::name, domain::kMaxNameBytes, OverLimit::kTruncate},
+    {&Mapping::account_name, &NormalizedEvent::account_name, domain::kMaxNameBytes, OverLimit::kTruncate},
+    {&Mapping::reason, &NormalizedEvent::reason, domain::kMaxReasonBytes, OverLimit::kTruncate},
+    {&Mapping::actor, &NormalizedEvent::actor, domain::kMaxActorBytes, OverLimit::kDrop},
+    {&Mapping::added_via, &NormalizedEvent::added_via, domain::kMaxAddedViaBytes, OverLimit::kDrop},
 };
 
 const Mapping* FindMapping(std::string_view type) {
@@ -153,9 +161,26 @@ std::optional<std::string> OptionalString(const json& object, std::string_view k
   return value;
 }
 
-std::optional<TimePoint> OptionalTime(const json& object, std::string_view key) {
-  std::optional<std::string> text = OptionalString(object, key);
-  return text.has_value() ? ParseRfc3339(*text) : std::nullopt;
+// A time field: absent (missing or null) is nullopt; present, it must be an RFC 3339 string of
+// a representable instant (1970..9999), else the event is a dead letter (DESIGN §5a).
+struct TimeField {
+  std::optional<TimePoint> value;
+  std::optional<std::string> problem;  // set when present but unusable
+};
+
+TimeField ReadTime(const json& object, std::string_view label, std::string_view key) {
+  TimeField out;
+  if (key.empty()) return out;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return out;
+  std::optional<TimePoint> t;
+  if (it->is_string()) t = ParseRfc3339(it->get_ref<const std::string&>());
+  if (t && domain::IsRepresentableFactTime(*t)) {
+    out.value = t;
+  } else {
+    out.problem = std::string(label).append(key).append(" is not an RFC 3339 time in 1970..9999");
+  }
+  return out;
 }
 
 // Fills `out` from the envelope's `data`. Returns the dead-letter reason if `data` is unusable.
@@ -167,22 +192,38 @@ std::optional<std::string> MapData(const Mapping& mapping, const json& envelope,
 
   auto required = [&](std::string_view key, std::string& field) -> std::optional<std::string> {
     if (key.empty()) return std::nullopt;
-    return ReadRequiredString(*data, "data.", key, HuudisAdapter::kMaxIdBytes, field);
+    return ReadRequiredString(*data, "data.", key, domain::kMaxIdBytes, field);
   };
   out.kind = mapping.kind;
   if (auto problem = required(mapping.user_id, out.user_id)) return problem;
   if (auto problem = required(mapping.account_id, out.account_id)) return problem;
   if (mapping.role_required) {
     std::string role;
-    if (auto problem = required(mapping.role, role)) return problem;
+    if (auto problem = ReadRequiredString(*data, "data.", mapping.role, domain::kMaxRoleBytes, role)) {
+      return problem;
+    }
     out.role = std::move(role);
   }
   for (const OptionalField& optional : kOptionalFields) {
     std::optional<std::string>& field = out.*optional.field;
-    if (!field.has_value()) field = OptionalString(*data, mapping.*optional.key);
+    if (field.has_value()) continue;  // a required role, read above
+    field = OptionalString(*data, mapping.*optional.key);
+    if (!field || field->size() <= optional.max_bytes) continue;
+    switch (optional.over_limit) {
+      case OverLimit::kTruncate:
+        *field = domain::TruncateUtf8(*field, optional.max_bytes);
+        break;
+      case OverLimit::kDrop:
+        field.reset();
+        break;
+      case OverLimit::kDeadLetter:
+        return "data." + std::string(mapping.*optional.key) + " is longer than " +
+               std::to_string(optional.max_bytes) + " bytes";
+    }
   }
-  // A bad resource time is not worth a dead letter: the envelope time is nearly the same instant.
-  out.fact_time = OptionalTime(*data, mapping.fact_time).value_or(envelope_time);
+  TimeField fact_time = ReadTime(*data, "data.", mapping.fact_time);
+  if (fact_time.problem) return fact_time.problem;
+  out.fact_time = fact_time.value.value_or(envelope_time);
   return std::nullopt;
 }
 
@@ -210,7 +251,9 @@ std::optional<TimePoint> HuudisEventIdTime(std::string_view event_id) {
     if (i < kTimeChars) millis = millis * 32 + value;
   }
   if (millis >= (int64_t{1} << 48)) return std::nullopt;
-  return FromUnixMillis(millis);
+  TimePoint t = FromUnixMillis(millis);
+  if (!domain::IsRepresentableFactTime(t)) return std::nullopt;  // 48 bits reach year 10889
+  return t;
 }
 
 HuudisAdapter::HuudisAdapter(HuudisAdapterOptions options) : options_(std::move(options)) {}
@@ -250,20 +293,24 @@ absl::StatusOr<ProviderEvent> HuudisAdapter::Decode(const HeaderLookup& headers,
   if (auto problem = ReadRequiredString(envelope, "envelope ", "id", kMaxIdBytes, event.event_id)) {
     return absl::InvalidArgumentError(*problem);
   }
-  if (auto problem =
-          ReadRequiredString(envelope, "envelope ", "type", std::string::npos, event.event_type)) {
+  if (auto problem = ReadRequiredString(envelope, "envelope ", "type", domain::kMaxEventTypeBytes,
+                                        event.event_type)) {
     return absl::InvalidArgumentError(*problem);
   }
   event.provider = domain::Provider::kHuudis;
-  std::optional<TimePoint> created_at = OptionalTime(envelope, "createdAt");
-  if (!created_at.has_value()) created_at = HuudisEventIdTime(event.event_id);
-  event.fact_time = created_at.value_or(now);
+  TimeField created_at = ReadTime(envelope, "envelope ", "createdAt");
+  if (!created_at.value.has_value()) created_at.value = HuudisEventIdTime(event.event_id);
+  event.fact_time = created_at.value.value_or(now);
   event.received_at = now;
   event.raw_body = std::string(raw_body);
 
   const Mapping* mapping = FindMapping(event.event_type);
   if (mapping == nullptr) {
-    event.ignored = true;
+    event.ignored = true;  // its time decides nothing, so a bad createdAt does not matter
+    return event;
+  }
+  if (created_at.problem) {
+    event.dead_letter_reason = std::move(created_at.problem);
     return event;
   }
   NormalizedEvent normalized;

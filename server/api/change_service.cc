@@ -153,8 +153,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
           continue;
         } else if (page_loading_) {
           return Action::kNone;
-        } else if (sub_->Take(0).closed) {
-          return FinishWith(ShuttingDown(), status);
+        } else if (cache::ChangeSubscription::Taken flags = sub_->Take(0); flags.closed || flags.reset) {
+          return FinishWith(flags.reset ? LogReset() : ShuttingDown(), status);
         } else {
           page_loading_ = true;
           page_after = fetched_;
@@ -172,6 +172,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
                                 status);
             }
             if (taken.closed) return FinishWith(ShuttingDown(), status);
+            if (taken.reset) return FinishWith(LogReset(), status);
             return Action::kNone;  // the hub notifies when rows arrive
           }
         }
@@ -184,9 +185,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
       }
       absl::StatusOr<std::optional<v1::Change>> change = ToChange(*row);
       if (!change.ok()) {
-        return FinishWith(grpc::Status(grpc::StatusCode::INTERNAL,
+        // Never a silent stall: the client learns which row, and may resume past it.
+        return FinishWith(grpc::Status(grpc::StatusCode::DATA_LOSS,
                                        "unreadable change-log row " + std::to_string(row->sequence) +
-                                           ": " + std::string(change.status().message())),
+                                           " (" + std::string(change.status().message()) +
+                                           "); resume with after_sequence=" + std::to_string(row->sequence) +
+                                           " to skip it, or after_sequence=" + std::to_string(sent_) +
+                                           " to retry it"),
                           status);
       }
       if (!*change) {  // an account row: nothing to send, but it counts as passed
@@ -209,6 +214,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
     live_.clear();
     status = end;
     return Action::kFinish;
+  }
+
+  // The database's change log was replaced under this stream (ChangeHub::Reset): the sequences
+  // it delivered may now stand for other changes, so resuming from them would be a guess.
+  grpc::Status LogReset() const {
+    return grpc::Status(grpc::StatusCode::ABORTED,
+                        "the database's change log was reset below this stream's position (restored "
+                        "from a backup, or a failover that lost commits): re-read the state you "
+                        "mirror, then watch again");
   }
 
   grpc::Status ShuttingDown() const {

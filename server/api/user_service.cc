@@ -37,6 +37,12 @@ UserServiceImpl::UserServiceImpl(const cache::UserStateCache& cache, cache::Sequ
 
 template <typename Answer>
 grpc::ServerUnaryReactor* UserServiceImpl::AfterSequence(UnaryCall call, uint64_t min_sequence, Answer answer) {
+  // Before the snapshot has loaded every user would look unknown: an answer then would be a
+  // guess (DESIGN §5a).
+  if (!cache_.loaded()) {
+    return call.Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "replica is still loading its user state cache; retry"));
+  }
   if (min_sequence == 0 || cache_.sequence() >= min_sequence) return call.Finish(answer());
   return WaitForSequence(call, min_sequence, std::move(answer));
 }

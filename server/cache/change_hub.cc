@@ -28,7 +28,7 @@ void ChangeHub::Publish(std::span<const store::ChangeRow> rows) {
     assert(started_ && rows.front().sequence > published_);
     published_ = rows.back().sequence;
     for (const std::shared_ptr<Subscriber>& s : subscribers_) {
-      if (s->overflowed || s->closed) continue;
+      if (s->overflowed || s->closed || s->reset) continue;
       if (s->queue.size() + shared.size() > options_.queue_capacity) {
         s->overflowed = true;
         s->queue = {};  // free it now: this subscriber ends and resumes from the database
@@ -51,6 +51,22 @@ void ChangeHub::Close() {
     closed_ = true;
     for (const std::shared_ptr<Subscriber>& s : subscribers_) {
       s->closed = true;
+      s->queue = {};
+      to_notify.push_back(s);
+    }
+  }
+  for (const auto& s : to_notify) s->notify();
+}
+
+void ChangeHub::Reset(uint64_t head) {
+  std::vector<std::shared_ptr<Subscriber>> to_notify;
+  {
+    std::lock_guard lock(mu_);
+    assert(started_);
+    published_ = head;
+    for (const std::shared_ptr<Subscriber>& s : subscribers_) {
+      if (s->reset || s->closed) continue;
+      s->reset = true;
       s->queue = {};
       to_notify.push_back(s);
     }
@@ -94,6 +110,7 @@ ChangeSubscription::Taken ChangeSubscription::Take(size_t max) {
   s.queue.erase(s.queue.begin(), s.queue.begin() + static_cast<std::ptrdiff_t>(n));
   taken.overflowed = s.overflowed;
   taken.closed = s.closed;
+  taken.reset = s.reset;
   return taken;
 }
 

@@ -46,6 +46,11 @@ class ChangeHub {
   // Ends every subscription (closed() becomes true, subscribers are notified) and refuses new
   // ones with a closed subscription: called at shutdown so that streams end.
   void Close();
+  // The change log was replaced below what was published (a database restored from a backup,
+  // or a failover to a standby that lost commits): sequences already delivered may now stand
+  // for other changes. Every open subscription ends (Taken::reset, subscribers are notified)
+  // and publishing continues with the rows after `head`; later subscriptions start there.
+  void Reset(uint64_t head);
 
   // `notify` is called (from the publishing or closing thread, never under the hub's lock,
   // possibly concurrently with the subscriber's own calls) when rows arrive in an empty queue
@@ -63,6 +68,7 @@ class ChangeHub {
     std::deque<Row> queue;
     bool overflowed = false;
     bool closed = false;
+    bool reset = false;
     std::function<void()> notify;
   };
   void Unsubscribe(const std::shared_ptr<Subscriber>& subscriber);
@@ -91,6 +97,7 @@ class ChangeSubscription {
     std::vector<ChangeHub::Row> rows;  // in order
     bool overflowed = false;           // the queue overflowed: no row will come any more
     bool closed = false;               // the hub closed: no row will come any more
+    bool reset = false;                // the log was reset (ChangeHub::Reset): no row will come
   };
   // Removes and returns up to `max` queued rows (Take(0) only reports the flags).
   Taken Take(size_t max);

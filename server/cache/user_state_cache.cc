@@ -99,6 +99,7 @@ void UserStateCache::Put(const store::UserStateRow& row) {
   auto it = shard.users.find(key);
   if (it != shard.users.end()) {
     WriteRecord(shard.arena.At(*it), r);
+    if (sweeping_) shard.swept.insert(*it);
     return;
   }
   uint32_t ref = shard.arena.Allocate(kIdAt + row.user_id.size());
@@ -107,7 +108,25 @@ void UserStateCache::Put(const store::UserStateRow& row) {
   Store(record + kIdSizeAt, static_cast<uint32_t>(row.user_id.size()));
   std::memcpy(record + kIdAt, row.user_id.data(), row.user_id.size());
   shard.users.insert(ref);
+  if (sweeping_) shard.swept.insert(ref);
   size_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void UserStateCache::BeginSweep() { sweeping_ = true; }
+
+size_t UserStateCache::EndSweep(bool forget_unswept) {
+  sweeping_ = false;
+  size_t removed = 0;
+  for (Shard& shard : shards_) {
+    std::unique_lock lock(shard.mu);
+    // A forgotten user's record stays in the arena (append-only); this is a rare event.
+    if (forget_unswept) {
+      removed += absl::erase_if(shard.users, [&](uint32_t ref) { return !shard.swept.contains(ref); });
+    }
+    absl::flat_hash_set<uint32_t>().swap(shard.swept);
+  }
+  size_.fetch_sub(removed, std::memory_order_relaxed);
+  return removed;
 }
 
 void UserStateCache::Reserve(size_t users) {

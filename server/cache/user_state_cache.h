@@ -59,6 +59,12 @@ class UserStateCache {
   // Sizes the tables for `users` users in all (e.g. before loading a snapshot) so that
   // loading does not rehash. Optional; never shrinks.
   void Reserve(size_t users);
+  // Reloading over a database that no longer knows some users (restored from a backup): after
+  // BeginSweep, Put remembers whom it wrote; EndSweep(true) forgets every user not Put since,
+  // and returns how many; EndSweep(false) (the reload failed) forgets nobody. Readers meanwhile
+  // see each user's old or new state, never a gap.
+  void BeginSweep();
+  size_t EndSweep(bool forget_unswept);
   void SetSequence(uint64_t sequence) { sequence_.store(sequence, std::memory_order_release); }
   void MarkFresh(TimePoint as_of) { fresh_as_of_us_.store(ToUnixMicros(as_of), std::memory_order_release); }
   void MarkLoaded() { loaded_.store(true, std::memory_order_release); }
@@ -113,6 +119,7 @@ class UserStateCache {
     mutable std::shared_mutex mu;
     ByteArena arena;
     absl::flat_hash_set<uint32_t, RefHash, RefEq> users;  // references to records in `arena`
+    absl::flat_hash_set<uint32_t> swept;  // refs Put since BeginSweep (writer only, under mu)
   };
 
   static size_t HashId(std::string_view user_id);
@@ -125,6 +132,7 @@ class UserStateCache {
   StringInterner reasons_;
   std::array<Shard, kShards> shards_;
   std::atomic<size_t> size_{0};
+  bool sweeping_ = false;  // writer thread only
   std::atomic<uint64_t> sequence_{0};
   std::atomic<int64_t> fresh_as_of_us_{0};
   std::atomic<bool> loaded_{false};

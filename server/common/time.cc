@@ -1,5 +1,6 @@
 #include "common/time.h"
 
+#include <cassert>
 #include <charconv>
 #include <cstdio>
 
@@ -64,10 +65,13 @@ std::optional<TimePoint> ParseRfc3339(std::string_view s) {
   auto t = std::chrono::sys_days{ymd} + std::chrono::hours{hour} + std::chrono::minutes{minute} +
            std::chrono::seconds{second} + std::chrono::microseconds{micros} -
            std::chrono::minutes{offset_minutes};
-  return std::chrono::time_point_cast<std::chrono::microseconds>(t);
+  TimePoint result = std::chrono::time_point_cast<std::chrono::microseconds>(t);
+  if (!IsFormattable(result)) return std::nullopt;  // year 0, or past 9999 after the offset
+  return result;
 }
 
 std::string FormatRfc3339(TimePoint t) {
+  assert(IsFormattable(t));
   auto day = std::chrono::floor<std::chrono::days>(t);
   std::chrono::year_month_day ymd{day};
   std::chrono::hh_mm_ss<std::chrono::microseconds> tod{t - day};

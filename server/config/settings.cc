@@ -140,6 +140,10 @@ const std::vector<Spec>& Specs() {
       {"huudis-tolerance", "MM_HUUDIS_TOLERANCE", "300",
        "Huudis signature timestamp window in seconds, either way",
        Int(1, 86400, [](Settings& s, int64_t n) { s.huudis_tolerance = std::chrono::seconds(n); })},
+      {"max-clock-skew-seconds", "MM_MAX_CLOCK_SKEW_SECONDS", "300",
+       "how far past its receive time an event's fact time may be; later ones are taken as the "
+       "receive time (counted in mm_fact_times_clamped_total)",
+       Int(0, 86400, [](Settings& s, int64_t n) { s.max_clock_skew = std::chrono::seconds(n); })},
       {"max-body-bytes", "MM_MAX_BODY_BYTES", "1048576", "largest webhook body accepted (413 above)",
        Int(1, 64 << 20, [](Settings& s, int64_t n) { s.max_body_bytes = static_cast<size_t>(n); })},
       {"log-level", "MM_LOG_LEVEL", "info", "debug | info | warn | error",

@@ -41,6 +41,7 @@ struct Settings {
   bool insecure_no_auth = false;
   bool unknown_users_active = true;
   std::chrono::seconds huudis_tolerance{300};
+  std::chrono::seconds max_clock_skew{300};
   size_t max_body_bytes = 1048576;
   std::string log_level = "info";
   int http_threads = 2;

@@ -8,10 +8,21 @@
 // Callbacks run on the writer thread and must not block (post the answer to the connection's
 // own executor). Every submitted event gets exactly one callback, also on shutdown.
 //
-// Failure: when the store says UNAVAILABLE, the batch's callbacks get UNAVAILABLE (503) and
-// the writer enters a back-off during which new submissions fail fast with UNAVAILABLE instead
-// of queueing behind a dead database; after the back-off the next batch probes again, so the
-// service recovers by itself. ABORTED (conflict) batches are retried a few times first.
+// Before queueing, every event goes through domain::PrepareForStore: future fact times are
+// clamped to the receive time, and values out of bounds make the event a dead letter.
+//
+// Failure, by cause (DESIGN §5a), so that no value in one event stops the others:
+// - UNAVAILABLE (the database is unreachable): the batch's callbacks get UNAVAILABLE (503) and
+//   the writer enters a back-off during which new submissions fail fast with UNAVAILABLE
+//   instead of queueing behind a dead database; after the back-off the next batch probes
+//   again, so the service recovers by itself. Only this turns healthy() false.
+// - ABORTED (serialization failure, deadlock): retried a few times; if it persists the events
+//   get UNAVAILABLE (503, the sender retries) — transient, not unhealthy.
+// - Any other failure of a batch of several events: each is retried on its own, so only the
+//   one that fails, fails.
+// - INVALID_ARGUMENT for a single event (the database refused one of its values): it is stored
+//   again as a dead letter with the database's reason, and answered kDeadLettered.
+// - INTERNAL for a single event (a bug): answered INTERNAL (500).
 
 #include <atomic>
 #include <condition_variable>
@@ -35,11 +46,15 @@ struct EventWriterOptions {
   size_t max_queue = 20000;        // queued events before new ones are shed (RESOURCE_EXHAUSTED)
   std::chrono::milliseconds unavailable_backoff{500};
   int conflict_retries = 3;
+  // Fact times later than receive time + this are taken as the receive time (DESIGN §5a).
+  std::chrono::seconds max_clock_skew{300};
 };
 
 // Observations for metrics; called on the writer thread. Optional.
 struct EventWriterObserver {
   std::function<void(size_t batch_size, std::chrono::microseconds commit_time, bool ok)> batch;
+  // Fact times of one event that were later than allowed and taken as its receive time.
+  std::function<void(domain::Provider provider, int clamped)> clamped;
 };
 
 class EventWriter {
@@ -51,7 +66,8 @@ class EventWriter {
   ~EventWriter();  // Stop()s
 
   // Queues `event`; `done` is called exactly once. Fails fast (still via `done`, synchronously)
-  // with RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE during the back-off after a
+  // with INVALID_ARGUMENT when the event cannot be stored at all (domain::PrepareForStore),
+  // RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE during the back-off after a
   // database failure or after Stop(). Thread-safe.
   void Submit(domain::ProviderEvent event, Callback done);
 
@@ -71,6 +87,11 @@ class EventWriter {
   };
   void Run();
   void CommitBatch(std::vector<Pending>& batch);
+  // ApplyBatch, retried while it reports a conflict (ABORTED).
+  absl::StatusOr<std::vector<store::ApplyResult>> ApplyWithRetries(
+      std::span<const domain::ProviderEvent* const> events);
+  // Stores the one event the database refused as a dead letter; answers it.
+  void DeadLetter(Pending& pending, const absl::Status& refusal);
 
   store::EventStore& store_;
   const EventWriterOptions options_;

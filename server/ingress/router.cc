@@ -96,7 +96,9 @@ class Router {
                                      {"reason", std::string(event.status().message())}});
       return refuse(status, std::string(event.status().message()), std::to_string(status));
     }
-    std::string event_id = event->event_id, event_type = event->event_type;
+    std::string event_id = event->event_id;
+    // Metric labels take no unbounded values from outside: types we do not use fold into one.
+    std::string event_type = event->ignored ? "unknown" : event->event_type;
     metrics::Metrics* metrics = deps_.metrics;
     deps_.writer->Submit(
         std::move(*event),

@@ -28,6 +28,7 @@
 #include "ingest/event_writer.h"
 #include "ingress/http_server.h"
 #include "ingress/router.h"
+#include "main/readiness.h"
 #include "metrics/metrics.h"
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
@@ -165,10 +166,15 @@ int Serve(const std::vector<std::string>& args) {
   store::PgEventStore event_store(settings.database_url);
   ingest::EventWriter writer(
       event_store,
-      {.max_batch = settings.writer_max_batch, .max_queue = settings.writer_max_queue},
+      {.max_batch = settings.writer_max_batch,
+       .max_queue = settings.writer_max_queue,
+       .max_clock_skew = settings.max_clock_skew},
       {.batch = [&metrics](size_t n, std::chrono::microseconds t, bool ok) {
-        metrics.BatchCommitted(n, static_cast<double>(t.count()) / 1e6, ok);
-      }});
+         metrics.BatchCommitted(n, static_cast<double>(t.count()) / 1e6, ok);
+       },
+       .clamped = [&metrics](domain::Provider provider, int n) {
+         metrics.FactTimesClamped(domain::ProviderName(provider), n);
+       }});
 
   cache::UserStateCache cache(settings.unknown_users_active ? cache::UnknownUsers::kActive
                                                             : cache::UnknownUsers::kInactive);
@@ -176,7 +182,9 @@ int Serve(const std::vector<std::string>& args) {
   store::PgChangeFeed feed(settings.database_url);
   cache::ChangeHub change_hub;  // WatchChanges subscribers; outlives the follower and the API
   cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval},
-                                 &change_hub);
+                                 &change_hub,
+                                 {.reloaded = [&metrics](std::string_view why) { metrics.CacheReloaded(why); },
+                                  .undecodable = [&metrics](uint64_t) { metrics.ChangeLogRowUndecodable(); }});
   follower.Start();
   store::PgChangeLogPruner pruner(settings.database_url, settings.changelog_retention,
                                   settings.prune_interval);
@@ -208,19 +216,18 @@ int Serve(const std::vector<std::string>& args) {
                         settings.db_read_threads, settings.db_read_queue);
 
   std::atomic<bool> draining{false};
-  auto readiness = [&]() {
-    ingress::Readiness r;
-    {
-      std::lock_guard lock(schema_mu);
-      r.checks["schema"] = schema_problem;
-    }
-    r.checks["database"] = follower.healthy() && writer.healthy() ? "ok" : "unreachable";
-    r.checks["cache"] = cache.loaded() ? "ok" : "loading";
-    r.checks["shutdown"] = draining.load() ? "draining" : "ok";
-    r.ready = true;
-    for (const auto& [name, value] : r.checks) r.ready &= value == "ok";
-    return r;
-  };
+  ReadinessTracker readiness;
+  readiness.AddCheck("schema", [&] {
+    std::lock_guard lock(schema_mu);
+    return schema_problem;
+  });
+  readiness.AddCheck("database", [&] {
+    return std::string(follower.healthy() && writer.healthy() ? "ok" : "unreachable");
+  });
+  readiness.AddCheck("cache", [&] {
+    return std::string(!cache.loaded() ? "loading" : follower.reloading() ? "reloading" : "ok");
+  });
+  readiness.AddCheck("shutdown", [&] { return std::string(draining.load() ? "draining" : "ok"); });
 
   ingress::HttpServer http(
       {.listen = settings.http_listen,
@@ -235,7 +242,7 @@ int Serve(const std::vector<std::string>& args) {
       ingress::MakeRouter({.webhook_adapters = {{"huudis", &huudis}},
                            .writer = &writer,
                            .metrics = &metrics,
-                           .readiness = readiness,
+                           .readiness = [&readiness] { return readiness.Evaluate(); },
                            .operator_api = {.writer = &writer,
                                             .reads = &reads,
                                             .callers = &*callers,
@@ -278,8 +285,11 @@ int Serve(const std::vector<std::string>& args) {
                           {"grpc_tls", tls_mode(*grpc_tls)}});
 
   // Main loop: wait for a signal, refreshing gauges and the gRPC health status meanwhile.
+  // gRPC's default health service starts SERVING: it says NOT_SERVING until ready (DESIGN §5a)
+  // and follows every evaluation of readiness from here on, /readyz's included.
   grpc::HealthCheckServiceInterface* health = grpc_server->GetHealthCheckService();
-  bool was_ready = false;
+  readiness.SetListener([health](bool ready) { health->SetServingStatus(ready); });
+  readiness.Evaluate();
   while (true) {
     timespec tick{0, 500 * 1000 * 1000};
     int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -287,12 +297,7 @@ int Serve(const std::vector<std::string>& args) {
       log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       break;
     }
-    bool ready = readiness().ready;
-    if (ready != was_ready) {
-      health->SetServingStatus(ready);
-      log::Info(ready ? "ready" : "not ready");
-      was_ready = ready;
-    }
+    readiness.Evaluate();
     metrics.cache_users().Set(static_cast<double>(cache.size()));
     metrics.cache_sequence().Set(static_cast<double>(cache.sequence()));
     metrics.writer_queue().Set(static_cast<double>(writer.queued()));
@@ -305,7 +310,7 @@ int Serve(const std::vector<std::string>& args) {
 
   // Graceful shutdown: stop being ready, refuse new webhooks (503), let in-flight work finish.
   draining.store(true);
-  health->SetServingStatus(false);
+  readiness.Evaluate();  // not ready, and gRPC health NOT_SERVING
   bool drained = http.Drain(settings.shutdown_grace);
   writer.Stop();  // commits whatever was queued and answers every waiter
   change_hub.Close();  // ends every WatchChanges stream (UNAVAILABLE) so Shutdown need not wait

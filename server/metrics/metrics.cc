@@ -57,6 +57,20 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Help("Authentic events stored as dead letters (could not be applied)")
                       .Register(*registry_)
                       .Add({});
+  fact_times_clamped_ = &prometheus::BuildCounter()
+                            .Name("mm_fact_times_clamped_total")
+                            .Help("Fact times later than receive time + MM_MAX_CLOCK_SKEW_SECONDS, taken as receive time")
+                            .Register(*registry_);
+  cache_reloads_ = &prometheus::BuildCounter()
+                       .Name("mm_cache_reloads_total")
+                       .Help("Snapshot reloads of the user-state cache after start, by reason "
+                             "(undecodable_row, changelog_behind: the database's log was replaced)")
+                       .Register(*registry_);
+  undecodable_rows_ = &prometheus::BuildCounter()
+                          .Name("mm_changelog_undecodable_rows_total")
+                          .Help("Change-log rows the cache could not decode (a bug or corruption; each reloads the snapshot)")
+                          .Register(*registry_)
+                          .Add({});
   changelog_lag_ = &prometheus::BuildGauge()
                         .Name("mm_changelog_lag_sequences")
                         .Help("Sequences this replica committed that its cache has not applied yet")
@@ -115,6 +129,16 @@ void Metrics::BatchCommitted(size_t events, double seconds, bool ok) {
   commit_duration_->Observe(seconds);
   if (!ok) batches_failed_->Increment();
 }
+
+void Metrics::FactTimesClamped(std::string_view provider, int count) {
+  fact_times_clamped_->Add({{"provider", std::string(provider)}}).Increment(count);
+}
+
+void Metrics::CacheReloaded(std::string_view reason) {
+  cache_reloads_->Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::ChangeLogRowUndecodable() { undecodable_rows_->Increment(); }
 
 std::string Metrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -50,6 +50,11 @@ class Metrics {
   // Metrics' lifetime. Call at set-up, not per request (takes a lock).
   GrpcMethodMetrics& GrpcMethod(std::string_view method);
   void BatchCommitted(size_t events, double seconds, bool ok);
+  // Fact times later than receive time + MM_MAX_CLOCK_SKEW_SECONDS, taken as receive time.
+  void FactTimesClamped(std::string_view provider, int count);
+  // The cache reloaded its snapshot ("undecodable_row", "changelog_behind").
+  void CacheReloaded(std::string_view reason);
+  void ChangeLogRowUndecodable();
 
   prometheus::Gauge& cache_users() { return *cache_users_; }
   prometheus::Gauge& cache_sequence() { return *cache_sequence_; }
@@ -78,6 +83,9 @@ class Metrics {
   prometheus::Gauge* writer_queue_;
   prometheus::Gauge* http_connections_;
   prometheus::Counter* dead_letters_;
+  prometheus::Family<prometheus::Counter>* fact_times_clamped_;
+  prometheus::Family<prometheus::Counter>* cache_reloads_;
+  prometheus::Counter* undecodable_rows_;
   prometheus::Gauge* changelog_lag_;
   prometheus::Gauge* db_pool_in_use_;
   prometheus::Gauge* db_pool_queued_;

@@ -59,6 +59,15 @@ struct ChangeRow {
   std::string record_json;  // the record after the change (domain/records_json.h)
 };
 
+// One read of the change log by a follower: the rows, and where the log stands, so that a
+// follower can tell that the database's log is no longer the one it followed.
+struct ChangeRead {
+  std::vector<ChangeRow> rows;  // sequence > after, in order
+  uint64_t head = 0;            // the log's last sequence, in the same snapshot as `rows`
+  // Commit time of the row at `after`, if the log still holds it (not pruned, after > 0).
+  std::optional<TimePoint> after_committed_at;
+};
+
 class ChangeFeed {
  public:
   virtual ~ChangeFeed() = default;
@@ -69,8 +78,9 @@ class ChangeFeed {
   // A cheap estimate of how many users LoadUserStates will deliver, to size the cache before
   // loading; 0 when unknown (or on any error). Never exact-critical.
   virtual size_t UserCountHint() { return 0; }
-  // Changes with sequence > `after`, in order, at most `limit`. Never skips a committed change.
-  virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;
+  // Changes with sequence > `after`, in order, at most `limit`, with the log's position (one
+  // snapshot). Never skips a committed change.
+  virtual absl::StatusOr<ChangeRead> ReadChanges(uint64_t after, int limit) = 0;
   // Blocks up to `timeout` for a change notification; OK also on timeout (the caller polls
   // anyway). UNAVAILABLE if the connection is lost.
   virtual absl::Status WaitForNotification(std::chrono::milliseconds timeout) = 0;

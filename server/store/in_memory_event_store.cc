@@ -19,7 +19,10 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
     results[i].outcome = domain::Decide(e, !inserted, state_, changed);
     if (inserted) it->second = results[i].outcome;
   }
-  TimePoint now = SystemClock::Instance().Now();
+  // Strictly increasing commit times, as distinct transactions have in PostgreSQL (a test that
+  // rewinds the log and commits again must see other times at the same sequences).
+  TimePoint now = std::max(SystemClock::Instance().Now(), last_commit_ + std::chrono::microseconds(1));
+  last_commit_ = now;
   auto append = [&](EntityKind kind, std::string json) {
     log_.push_back({log_.size() + 1, now, kind, std::move(json)});
   };
@@ -28,6 +31,7 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
   for (const auto& key : changed.memberships) append(EntityKind::kMembership, domain::ToJson(state_.memberships.at(key)));
   for (ApplyResult& r : results) r.sequence = log_.size();
   ++batches_;
+  if (!history_.empty()) history_.emplace(log_.size(), Snapshot{state_, events_});
   changed_.notify_all();
   return results;
 }
@@ -40,14 +44,32 @@ absl::StatusOr<uint64_t> InMemoryEventStore::LoadUserStates(
   return log_.size();
 }
 
-absl::StatusOr<std::vector<ChangeRow>> InMemoryEventStore::ReadChanges(uint64_t after, int limit) {
+absl::StatusOr<ChangeRead> InMemoryEventStore::ReadChanges(uint64_t after, int limit) {
   if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
   std::lock_guard lock(mu_);
-  std::vector<ChangeRow> out;
-  for (uint64_t s = after; s < log_.size() && out.size() < static_cast<size_t>(limit); ++s) {
-    out.push_back(log_[s]);
+  ChangeRead out;
+  out.head = log_.size();
+  if (after > 0 && after <= log_.size()) out.after_committed_at = log_[after - 1].committed_at;
+  for (uint64_t s = after; s < log_.size() && out.rows.size() < static_cast<size_t>(limit); ++s) {
+    out.rows.push_back(log_[s]);
   }
   return out;
+}
+
+void InMemoryEventStore::KeepHistory() {
+  std::lock_guard lock(mu_);
+  history_.emplace(log_.size(), Snapshot{state_, events_});
+}
+
+bool InMemoryEventStore::RestoreTo(uint64_t sequence) {
+  std::lock_guard lock(mu_);
+  auto it = history_.find(sequence);
+  if (it == history_.end()) return false;
+  state_ = it->second.state;
+  events_ = it->second.events;
+  log_.resize(sequence);
+  history_.erase(std::next(it), history_.end());
+  return true;
 }
 
 absl::Status InMemoryEventStore::WaitForNotification(std::chrono::milliseconds timeout) {

@@ -2,7 +2,9 @@
 // In-memory EventStore and ChangeFeed over one StateSet: the fake for tests that exercise the
 // writer, cache and ingress without PostgreSQL, and the reference the convergence property test
 // compares the real store against. Applies exactly the same domain rules as PgEventStore.
-// Thread-safe. Fault injection: SetUnavailable(true) makes every call fail with UNAVAILABLE.
+// Thread-safe. Fault injection: SetUnavailable(true) makes every call fail with UNAVAILABLE;
+// KeepHistory() then RestoreTo(sequence) puts the store back as it was after an earlier batch
+// (a database restored from a backup, or a standby promoted without the last commits).
 
 #include <atomic>
 #include <condition_variable>
@@ -22,10 +24,15 @@ class InMemoryEventStore final : public EventStore, public ChangeFeed {
       std::span<const domain::ProviderEvent* const> batch) override;
 
   absl::StatusOr<uint64_t> LoadUserStates(const std::function<void(UserStateRow&&)>& row) override;
-  absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
+  absl::StatusOr<ChangeRead> ReadChanges(uint64_t after, int limit) override;
   absl::Status WaitForNotification(std::chrono::milliseconds timeout) override;
 
   void SetUnavailable(bool unavailable) { unavailable_.store(unavailable); }
+  // Remembers the state after this and every later batch, so RestoreTo can return to it.
+  void KeepHistory();
+  // Back to the state, events and log as they were at `sequence` (a remembered batch
+  // boundary); false if that point was not remembered.
+  bool RestoreTo(uint64_t sequence);
   domain::StateSet State() const;
   uint64_t LastSequence() const;
   size_t BatchesCommitted() const;
@@ -41,6 +48,12 @@ class InMemoryEventStore final : public EventStore, public ChangeFeed {
   std::map<std::pair<domain::Provider, std::string>, domain::Outcome> events_;
   std::vector<ChangeRow> log_;
   size_t batches_ = 0;
+  TimePoint last_commit_{};
+  struct Snapshot {
+    domain::StateSet state;
+    std::map<std::pair<domain::Provider, std::string>, domain::Outcome> events;
+  };
+  std::map<uint64_t, Snapshot> history_;  // by sequence; empty unless KeepHistory()
 };
 
 }  // namespace mm::store

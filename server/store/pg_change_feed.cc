@@ -126,7 +126,7 @@ PgChangeFeed::PgChangeFeed(std::string database_url) {
           {kReadHead, "SELECT last_sequence FROM change_log_head WHERE singleton"},
           // -1 until the table is first analyzed.
           {kUserCountHint, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass"},
-          ReadChangesStatement(),
+          FollowChangesStatement(),
       },
       [this](pqxx::connection& c) { receiver_ = std::make_unique<Receiver>(c); },
       [this] { receiver_.reset(); });
@@ -173,14 +173,14 @@ size_t PgChangeFeed::UserCountHint() {
   return status.ok() && estimate > 0 ? static_cast<size_t>(estimate) : 0;
 }
 
-absl::StatusOr<std::vector<ChangeRow>> PgChangeFeed::ReadChanges(uint64_t after, int limit) {
-  std::vector<ChangeRow> rows;
+absl::StatusOr<ChangeRead> PgChangeFeed::ReadChanges(uint64_t after, int limit) {
+  ChangeRead rows;
   absl::Status status = Run([&] {
     // One statement, so no transaction: one round trip instead of three (BEGIN, SELECT,
     // COMMIT) between a notification and the change reaching the cache. A single SELECT
     // sees one snapshot; writers commit in sequence order, so it sees a prefix of the log.
     pqxx::nontransaction txn(conn_->Get());
-    rows = ReadChangeRows(txn, after, limit);
+    rows = FollowChanges(txn, after, limit);
   });
   if (!status.ok()) return status;
   return rows;

@@ -20,7 +20,7 @@ class PgChangeFeed final : public ChangeFeed {
   absl::StatusOr<uint64_t> LoadUserStates(const std::function<void(UserStateRow&&)>& row) override;
   // The planner's row estimate for `users` (pg_class.reltuples, kept by ANALYZE/autovacuum).
   size_t UserCountHint() override;
-  absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
+  absl::StatusOr<ChangeRead> ReadChanges(uint64_t after, int limit) override;
   absl::Status WaitForNotification(std::chrono::milliseconds timeout) override;
 
  private:

@@ -4,6 +4,18 @@
 
 namespace mm::store {
 
+namespace {
+
+// PostgreSQL's message without its DETAIL and CONTEXT lines, which may quote row contents
+// (emails, names): what is logged and stored as a reason is the error, not the data.
+std::string FirstLine(std::string_view message) {
+  if (message.starts_with("ERROR:")) message.remove_prefix(6);
+  while (!message.empty() && message.front() == ' ') message.remove_prefix(1);
+  return std::string(message.substr(0, message.find('\n')));
+}
+
+}  // namespace
+
 absl::Status StatusFromException(const std::exception& e) {
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     // The commit may or may not have happened; the provider will retry and dedup settles it.
@@ -15,6 +27,9 @@ absl::Status StatusFromException(const std::exception& e) {
       dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
     return absl::AbortedError(std::string("transaction conflict: ") + e.what());
   }
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) {
+    return absl::UnavailableError(std::string("statement outcome unknown: ") + FirstLine(e.what()));
+  }
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return absl::UnavailableError(std::string("database connection: ") + e.what());
   }
@@ -23,13 +38,25 @@ absl::Status StatusFromException(const std::exception& e) {
     if (state == "40001" || state == "40P01") {
       return absl::AbortedError(std::string("transaction conflict: ") + e.what());
     }
-    // Class 08: connection exceptions; 57P01-03: admin/crash shutdown, cannot connect now;
-    // 53300: too many connections.
+    // Transient, answered 503 for the sender to retry: class 08 connection exceptions;
+    // 57P01-03 admin/crash shutdown, cannot connect now; 57014 statement timeout or cancel;
+    // 53 insufficient resources (disk full, out of memory, too many connections); 58 system
+    // (I/O) errors; 40003 statement completion unknown; 25006 a read-only transaction (a
+    // primary demoted to standby: reconnecting finds the new one).
     if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
-        state == "53300") {
-      return absl::UnavailableError(std::string("database unavailable: ") + e.what());
+        state == "57014" || state.rfind("53", 0) == 0 || state.rfind("58", 0) == 0 ||
+        state == "40003" || state == "25006") {
+      return absl::UnavailableError(std::string("database unavailable: ") + FirstLine(e.what()));
     }
-    return absl::InternalError(std::string("database error ") + state + ": " + e.what());
+    // The content of what was written: 22 data exceptions (a value out of range, malformed
+    // text), 23 integrity constraint violations (check, not-null, foreign key, unique), 54
+    // program limits (an index row too large). Retrying cannot help; the one event that
+    // carries the value is dead-lettered (DESIGN §5a).
+    if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0 || state.rfind("54", 0) == 0) {
+      return absl::InvalidArgumentError(std::string("database refused a value (SQLSTATE ") + state +
+                                        "): " + FirstLine(e.what()));
+    }
+    return absl::InternalError(std::string("database error ") + state + ": " + FirstLine(e.what()));
   }
   return absl::InternalError(std::string("database error: ") + e.what());
 }

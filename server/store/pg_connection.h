@@ -22,10 +22,16 @@
 
 namespace mm::store {
 
-// Maps a libpqxx/libpq exception to a Status, in one place (STYLE.md "Errors"):
-// broken connection / connection-class SQLSTATE / server shutting down -> UNAVAILABLE,
-// serialization failure / deadlock -> ABORTED, commit outcome unknown -> UNAVAILABLE,
-// anything else -> INTERNAL.
+// Maps a libpqxx/libpq exception to a Status, in one place (STYLE.md "Errors"), by cause:
+// - UNAVAILABLE, transient: broken connection, connection-class SQLSTATE, server shutting
+//   down, statement timeout, insufficient resources, I/O errors, commit outcome unknown, a
+//   read-only transaction (a demoted primary);
+// - ABORTED: serialization failure or deadlock (retry the transaction);
+// - INVALID_ARGUMENT: the database refused a value that was written (data exception,
+//   constraint violation, a program limit such as an index row too large) — content, not
+//   environment: retrying cannot help;
+// - INTERNAL: anything else (a bug: bad SQL, a corrupt row).
+// Messages carry PostgreSQL's first line only, never its DETAIL (which may quote row data).
 absl::Status StatusFromException(const std::exception& e);
 
 // Runs `fn`, turning any exception into a Status via StatusFromException.

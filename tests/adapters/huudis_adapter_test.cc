@@ -255,12 +255,26 @@ TEST_P(HuudisFixtureTest, MissingOptionalFieldsStayUnset) {
   ExpectSameEvent(event->events[0], RequiredOnlyExpectation());
 }
 
+// The one data key whose value is the fixture's expected fact time.
+std::string FactKey(const std::string& file, TimePoint expected) {
+  json fixture = json::parse(ReadFixture(file));
+  std::string fact_key;
+  for (const auto& [key, value] : fixture["data"].items()) {
+    if (value.is_string() && ParseRfc3339(value.get<std::string>()) == expected) fact_key = key;
+  }
+  return fact_key;
+}
+
+// Optional fields other than the fact time (a present but unusable time dead-letters the
+// event: UnrepresentableFactTimeDeadLetters); a null time counts as missing like the others.
 TEST_P(HuudisFixtureTest, NullOrMistypedOptionalFieldsCountAsMissing) {
+  const std::string fact_key = FactKey(File(), GetParam().expected.fact_time);
   for (const json& odd : {json(nullptr), json(42), json::array({"x"}), json::object({{"a", 1}})}) {
     SCOPED_TRACE(odd.dump());
     ProviderEvent event = DecodeEdited(File(), [&](json& body) {
       for (auto& [key, value] : body["data"].items()) {
-        if (!IsRequired(key)) value = odd;
+        if (!IsRequired(key) && key != fact_key) value = odd;
+        if (key == fact_key) value = nullptr;
       }
     });
     ASSERT_EQ(event.events.size(), 1u);
@@ -331,24 +345,37 @@ TEST_P(HuudisFixtureTest, UnusableDataDeadLetters) {
   }
 }
 
-TEST_P(HuudisFixtureTest, BadFactTimeFallsBackToCreatedAt) {
-  json fixture = json::parse(ReadFixture(File()));
-  std::string fact_key;  // the one data key whose value is the expected fact time
-  for (const auto& [key, value] : fixture["data"].items()) {
-    if (value.is_string() &&
-        ParseRfc3339(value.get<std::string>()) == GetParam().expected.fact_time)
-      fact_key = key;
-  }
+TEST_P(HuudisFixtureTest, MissingFactTimeFallsBackToCreatedAt) {
+  const std::string fact_key = FactKey(File(), GetParam().expected.fact_time);
   ASSERT_FALSE(fact_key.empty());
-  for (const json& bad : {json("yesterday"), json("2026-13-01T00:00:00Z"), json(""),
-                          json(1780000000), json(nullptr)}) {
-    ProviderEvent event = DecodeEdited(File(), [&](json& body) { body["data"][fact_key] = bad; });
-    ASSERT_EQ(event.events.size(), 1u) << bad.dump();
-    EXPECT_EQ(event.events[0].fact_time, GetParam().created_at) << bad.dump();
-  }
+  ProviderEvent null_time = DecodeEdited(File(), [&](json& body) { body["data"][fact_key] = nullptr; });
+  ASSERT_EQ(null_time.events.size(), 1u);
+  EXPECT_EQ(null_time.events[0].fact_time, GetParam().created_at);
   ProviderEvent removed = DecodeEdited(File(), [&](json& body) { body["data"].erase(fact_key); });
   ASSERT_EQ(removed.events.size(), 1u);
   EXPECT_EQ(removed.events[0].fact_time, GetParam().created_at);
+}
+
+// DESIGN §5a: a time that is there but cannot be represented is not guessed at.
+TEST_P(HuudisFixtureTest, UnrepresentableFactTimeDeadLetters) {
+  const std::string fact_key = FactKey(File(), GetParam().expected.fact_time);
+  ASSERT_FALSE(fact_key.empty());
+  for (const json& bad : {json("yesterday"), json("2026-13-01T00:00:00Z"), json(""), json(1780000000),
+                          json("1969-12-31T23:59:59.999Z"), json("0000-01-01T00:00:00Z"),
+                          json("9999-12-31T23:59:59-01:00"), json("10000-01-01T00:00:00Z"),
+                          json::object(), json(true)}) {
+    ProviderEvent event = DecodeEdited(File(), [&](json& body) { body["data"][fact_key] = bad; });
+    EXPECT_TRUE(event.events.empty()) << bad.dump();
+    EXPECT_EQ(event.dead_letter_reason,
+              "data." + fact_key + " is not an RFC 3339 time in 1970..9999")
+        << bad.dump();
+    EXPECT_EQ(event.fact_time, GetParam().created_at) << bad.dump();
+  }
+  for (const char* edge : {"1970-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"}) {
+    ProviderEvent event = DecodeEdited(File(), [&](json& body) { body["data"][fact_key] = edge; });
+    ASSERT_EQ(event.events.size(), 1u) << edge;
+    EXPECT_EQ(event.events[0].fact_time, *ParseRfc3339(edge));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWebhookFixtures, HuudisFixtureTest, ::testing::ValuesIn(FixtureCases()),
@@ -515,13 +542,26 @@ TEST_F(HuudisAdapterTest, EnvelopeTimeFallsBackToUlidThenReceiveTime) {
   EXPECT_EQ(other_time.fact_time, Utc(2026, 6, 3, 9, 15, 27, 0));
   EXPECT_EQ(other_time.events.at(0).fact_time, other_time.fact_time);
 
-  for (const json& bad : {json("not a time"), json(1780478129), json(nullptr)}) {
-    ProviderEvent event = with([&](json& body) { body["createdAt"] = bad; });
-    EXPECT_EQ(event.fact_time, ulid_time) << bad.dump();
-    EXPECT_EQ(event.events.at(0).fact_time, ulid_time);
-  }
+  ProviderEvent null_time = with([&](json& body) { body["createdAt"] = nullptr; });
+  EXPECT_EQ(null_time.fact_time, ulid_time);
+  EXPECT_EQ(null_time.events.at(0).fact_time, ulid_time);
   ProviderEvent missing = with([](json& body) { body.erase("createdAt"); });
   EXPECT_EQ(missing.fact_time, ulid_time);
+  // Present but not a representable time: a dead letter (the ULID's time kept for the letter).
+  for (const json& bad : {json("not a time"), json(1780478129), json("9999-12-31T23:30:00-01:00")}) {
+    ProviderEvent event = with([&](json& body) { body["createdAt"] = bad; });
+    EXPECT_EQ(event.dead_letter_reason, "envelope createdAt is not an RFC 3339 time in 1970..9999")
+        << bad.dump();
+    EXPECT_TRUE(event.events.empty());
+    EXPECT_EQ(event.fact_time, ulid_time) << bad.dump();
+  }
+  // An unknown type's time decides nothing: it is ignored, not dead-lettered.
+  ProviderEvent unknown = with([](json& body) {
+    body["type"] = "huudis.something.new.v1";
+    body["createdAt"] = "garbage";
+  });
+  EXPECT_TRUE(unknown.ignored);
+  EXPECT_FALSE(unknown.dead_letter_reason.has_value());
 
   ProviderEvent opaque_id = with([](json& body) {
     body.erase("createdAt");
@@ -542,6 +582,53 @@ TEST_F(HuudisAdapterTest, RoleIsOptionalExceptForRoleChanges) {
   EXPECT_EQ(changed.dead_letter_reason, "data.role missing");
 }
 
+// Limits (domain/event_checks.h), each at and past its bound.
+TEST_F(HuudisAdapterTest, OverLongValuesAreBoundedAsDocumented) {
+  const std::string added = "huudis.account.member_added.v1.json";
+  auto member_with = [&](const std::string& key, const std::string& value) {
+    return DecodeEdited(added, [&](json& body) { body["data"][key] = value; });
+  };
+  // Display text is shortened to its limit, at a UTF-8 boundary ("é" is two bytes).
+  ProviderEvent long_name = member_with("userName", std::string(1023, 'n') + "é");
+  ASSERT_EQ(long_name.events.size(), 1u);
+  EXPECT_EQ(long_name.events[0].name, std::string(1023, 'n'));
+  ProviderEvent exact_name = member_with("accountName", std::string(1024, 'a'));
+  EXPECT_EQ(exact_name.events.at(0).account_name, std::string(1024, 'a'));
+  EXPECT_EQ(member_with("accountName", std::string(5000, 'a')).events.at(0).account_name,
+            std::string(1024, 'a'));
+  // An address or an id cut short would be wrong: left out.
+  EXPECT_EQ(member_with("userEmail", std::string(320, 'e')).events.at(0).email, std::string(320, 'e'));
+  EXPECT_FALSE(member_with("userEmail", std::string(321, 'e')).events.at(0).email.has_value());
+  EXPECT_FALSE(member_with("addedByUserId", std::string(257, 'u')).events.at(0).actor.has_value());
+  EXPECT_FALSE(member_with("addedVia", std::string(257, 'v')).events.at(0).added_via.has_value());
+  // A role decides seats: past 256 bytes the event is a dead letter, never a made-up role.
+  EXPECT_EQ(member_with("role", std::string(256, 'r')).events.at(0).role, std::string(256, 'r'));
+  ProviderEvent long_role = member_with("role", std::string(257, 'r'));
+  EXPECT_TRUE(long_role.events.empty());
+  EXPECT_EQ(long_role.dead_letter_reason, "data.role is longer than 256 bytes");
+  ProviderEvent long_changed_role = DecodeEdited("huudis.account.member_role_changed.v1.json",
+                                                 [](json& body) { body["data"]["role"] = std::string(300, 'r'); });
+  EXPECT_EQ(long_changed_role.dead_letter_reason, "data.role is longer than 256 bytes");
+  // A disable's reason is shortened: the disable itself must apply.
+  ProviderEvent reason = DecodeEdited("huudis.user.disabled.v1.json",
+                                      [](json& body) { body["data"]["reason"] = std::string(100000, 'x'); });
+  ASSERT_EQ(reason.events.size(), 1u);
+  EXPECT_EQ(reason.events[0].reason->size(), 1024u);
+  // The envelope's type: at most 256 bytes, else the envelope is unusable (400).
+  json body = json::parse(ReadFixture("huudis.user.disabled.v1.json"));
+  body["type"] = std::string(256, 't');
+  EXPECT_TRUE(DecodeJson(body).ok());
+  body["type"] = std::string(257, 't');
+  EXPECT_EQ(DecodeJson(body).status().code(), absl::StatusCode::kInvalidArgument);
+  // Whatever the adapter accepts passes the ingest step's own check unchanged.
+  for (const ProviderEvent& e : {long_name, long_role, reason}) {
+    ProviderEvent copy = e;
+    auto prepared = domain::PrepareForStore(copy, std::chrono::seconds(300));
+    ASSERT_TRUE(prepared.ok()) << prepared.status();
+    EXPECT_FALSE(prepared->dead_lettered);
+  }
+}
+
 TEST_F(HuudisAdapterTest, DeeplyNestedJsonDoesNotCrash) {
   const size_t depth = 100000;
   const std::string body =
@@ -560,8 +647,11 @@ TEST(HuudisEventIdTimeTest, DecodesCrockfordBase32InEitherCase) {
   EXPECT_EQ(HuudisEventIdTime("evt_01KT6C8BBSXFRYZ5FQKXXR0EDF"), expected);
   EXPECT_EQ(HuudisEventIdTime("evt_01kt6c8bbsxfryz5fqkxxr0edf"), expected);
   EXPECT_EQ(HuudisEventIdTime("evt_00000000000000000000000000"), FromUnixMillis(0));
-  EXPECT_EQ(HuudisEventIdTime("evt_7ZZZZZZZZZ0000000000000000"),
-            FromUnixMillis((int64_t{1} << 48) - 1));
+  // The last representable millisecond (9999-12-31T23:59:59.999Z); 48 bits reach further, to
+  // year 10889, which could not be stored and read back.
+  EXPECT_EQ(HuudisEventIdTime("evt_76EZ91ZPZZ0000000000000000"), FromUnixMillis(253402300799999));
+  EXPECT_EQ(HuudisEventIdTime("evt_76EZ91ZQ000000000000000000"), std::nullopt);
+  EXPECT_EQ(HuudisEventIdTime("evt_7ZZZZZZZZZ0000000000000000"), std::nullopt);
 }
 
 TEST(HuudisEventIdTimeTest, RejectsAnythingElse) {

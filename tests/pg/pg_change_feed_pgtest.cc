@@ -168,16 +168,23 @@ TEST_F(PgChangeFeedTest, ReadChangesReturnsRowsInOrderWithLimit) {
   // u1, acct | u2, acct/u2 (acct itself unchanged: the add names no account) | u1
   ASSERT_EQ(Head(), 5u);
 
-  auto first = feed_->ReadChanges(0, 3);
-  ASSERT_TRUE(first.ok()) << first.status();
+  auto first_read = feed_->ReadChanges(0, 3);
+  ASSERT_TRUE(first_read.ok()) << first_read.status();
+  EXPECT_EQ(first_read->head, 5u);
+  EXPECT_FALSE(first_read->after_committed_at.has_value());  // there is no row 0
+  const std::vector<store::ChangeRow>* first = &first_read->rows;
   ASSERT_EQ(first->size(), 3u);
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*first)[i].sequence, i + 1);
   EXPECT_EQ((*first)[0].entity, store::EntityKind::kUser);
   EXPECT_EQ((*first)[1].entity, store::EntityKind::kAccount);
   EXPECT_EQ((*first)[2].entity, store::EntityKind::kUser);
 
-  auto rest = feed_->ReadChanges(3, 100);
-  ASSERT_TRUE(rest.ok()) << rest.status();
+  auto rest_read = feed_->ReadChanges(3, 100);
+  ASSERT_TRUE(rest_read.ok()) << rest_read.status();
+  EXPECT_EQ(rest_read->head, 5u);
+  // The commit time of the row the read starts after: how a follower recognises its log.
+  EXPECT_EQ(rest_read->after_committed_at, (*first)[2].committed_at);
+  const std::vector<store::ChangeRow>* rest = &rest_read->rows;
   ASSERT_EQ(rest->size(), 2u);
   EXPECT_EQ((*rest)[0].sequence, 4u);
   EXPECT_EQ((*rest)[0].entity, store::EntityKind::kMembership);
@@ -197,7 +204,14 @@ TEST_F(PgChangeFeedTest, ReadChangesReturnsRowsInOrderWithLimit) {
 
   auto none = feed_->ReadChanges(5, 100);
   ASSERT_TRUE(none.ok());
-  EXPECT_TRUE(none->empty());
+  EXPECT_TRUE(none->rows.empty());
+  EXPECT_EQ(none->after_committed_at, (*rest)[1].committed_at);
+  // Past the head (a replica ahead of a restored database): the head says so.
+  auto ahead = feed_->ReadChanges(9, 100);
+  ASSERT_TRUE(ahead.ok());
+  EXPECT_EQ(ahead->head, 5u);
+  EXPECT_TRUE(ahead->rows.empty());
+  EXPECT_FALSE(ahead->after_committed_at.has_value());
 }
 
 // ---- WaitForNotification. ----
@@ -216,7 +230,7 @@ TEST_F(PgChangeFeedTest, WaitForNotificationWakesPromptlyOnACommit) {
   EXPECT_LT(waited, std::chrono::seconds(2)) << "not woken by the commit";
   auto rows = feed_->ReadChanges(0, 10);
   ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->rows.size(), 1u);
 }
 
 TEST_F(PgChangeFeedTest, NotificationThatArrivedEarlierIsTakenAtOnce) {
@@ -254,7 +268,7 @@ TEST_F(PgChangeFeedTest, LostConnectionIsUnavailableThenReconnects) {
   MustApply(*store_, {UserDisabled("d1", "u1", At(1))});
   auto rows = feed.ReadChanges(0, 10);
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->rows.size(), 1u);
 }
 
 // ---- DESIGN §5: every committed change exactly once, in order, under concurrent writers. ----
@@ -304,7 +318,7 @@ TEST_F(PgChangeFeedTest, TailingReaderSeesEveryChangeOnceInOrderUnderConcurrentW
     const bool writers_done = writers_running.load() == 0;
     auto rows = reader.ReadChanges(last, 100);
     ASSERT_TRUE(rows.ok()) << rows.status();
-    for (const store::ChangeRow& row : *rows) {
+    for (const store::ChangeRow& row : rows->rows) {
       seen.push_back(row.sequence);
       last = row.sequence;
       try {
@@ -313,7 +327,7 @@ TEST_F(PgChangeFeedTest, TailingReaderSeesEveryChangeOnceInOrderUnderConcurrentW
         ++unparsable;
       }
     }
-    if (rows->empty()) {
+    if (rows->rows.empty()) {
       if (writers_done) break;  // everything committed before this read has been read
       ASSERT_TRUE(reader.WaitForNotification(milliseconds(100)).ok());
     }

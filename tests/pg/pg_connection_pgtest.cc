@@ -119,14 +119,44 @@ TEST(StatusFromExceptionTest, MapsSqlStates) {
                         Case{"57P01", absl::StatusCode::kUnavailable},
                         Case{"57P03", absl::StatusCode::kUnavailable},
                         Case{"53300", absl::StatusCode::kUnavailable},
+                        Case{"53100", absl::StatusCode::kUnavailable},   // disk full
+                        Case{"57014", absl::StatusCode::kUnavailable},   // statement timeout
+                        Case{"58030", absl::StatusCode::kUnavailable},   // I/O error
+                        Case{"25006", absl::StatusCode::kUnavailable},   // read-only (demoted)
+                        Case{"40003", absl::StatusCode::kUnavailable},   // completion unknown
+                        // Content: the one event is dead-lettered, nothing is retried.
+                        Case{"22008", absl::StatusCode::kInvalidArgument},  // datetime overflow
+                        Case{"22021", absl::StatusCode::kInvalidArgument},  // bad encoding
+                        Case{"22P05", absl::StatusCode::kInvalidArgument},  // \u0000 in jsonb
+                        Case{"23514", absl::StatusCode::kInvalidArgument},  // check violation
+                        Case{"23505", absl::StatusCode::kInvalidArgument},
+                        Case{"54000", absl::StatusCode::kInvalidArgument},  // index row too big
                         Case{"42601", absl::StatusCode::kInternal},
-                        Case{"23505", absl::StatusCode::kInternal}}) {
+                        Case{"XX000", absl::StatusCode::kInternal}}) {
     EXPECT_EQ(StatusFromException(pqxx::sql_error("boom", "SELECT 1", c.sqlstate)).code(), c.code)
         << c.sqlstate;
   }
   EXPECT_TRUE(absl::IsUnavailable(StatusFromException(pqxx::broken_connection("gone"))));
   EXPECT_TRUE(absl::IsUnavailable(StatusFromException(pqxx::in_doubt_error("commit?"))));
   EXPECT_TRUE(absl::IsInternal(StatusFromException(std::runtime_error("bug"))));
+}
+
+// What PostgreSQL itself answers for values it refuses, and that only the first line of its
+// message (never a DETAIL quoting the row) is kept.
+TEST_F(PgConnectionTest, RefusedValuesAreInvalidArgumentWithoutTheirDetail) {
+  db_->Query("CREATE TABLE c (id int PRIMARY KEY, v int CHECK (v >= 0), t timestamptz, k text)");
+  db_->Query("CREATE INDEX c_k ON c (k)");
+  pqxx::connection conn(db_->url());
+  auto run = [&](const std::string& sql) { return StatusOf([&] { pqxx::nontransaction(conn).exec(sql); }); };
+  absl::Status check = run("INSERT INTO c (id, v) VALUES (1, -1)");
+  EXPECT_TRUE(absl::IsInvalidArgument(check)) << check;
+  EXPECT_EQ(check.message().find("DETAIL"), std::string_view::npos) << check;
+  EXPECT_EQ(check.message().find("Failing row"), std::string_view::npos) << check;
+  EXPECT_TRUE(absl::IsInvalidArgument(run("INSERT INTO c (id, t) VALUES (2, '0000-01-01T00:00:00Z')")));
+  EXPECT_TRUE(absl::IsInvalidArgument(run(
+      "INSERT INTO c (id, k) SELECT 3, string_agg(md5(random()::text), '') FROM generate_series(1, 300)")));
+  EXPECT_TRUE(absl::IsInvalidArgument(run("SELECT '{\"a\":\"\\u0000\"}'::jsonb")));
+  EXPECT_TRUE(absl::IsInternal(run("SELEC 1")));
 }
 
 // What libpqxx 6.4 actually throws for 40001 / 40P01 (result.cxx ThrowSQLError): its own

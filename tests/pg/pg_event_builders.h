@@ -272,11 +272,12 @@ inline std::vector<store::ChangeRow> ReadAllChanges(store::ChangeFeed& feed, uin
                                                     int page = 1000) {
   std::vector<store::ChangeRow> all;
   while (true) {
-    auto rows = feed.ReadChanges(after, page);
-    if (!rows.ok()) throw std::runtime_error("ReadChanges: " + rows.status().ToString());
-    if (rows->empty()) return all;
-    after = rows->back().sequence;
-    all.insert(all.end(), rows->begin(), rows->end());
+    auto read = feed.ReadChanges(after, page);
+    if (!read.ok()) throw std::runtime_error("ReadChanges: " + read.status().ToString());
+    const std::vector<store::ChangeRow>& rows = read->rows;
+    if (rows.empty()) return all;
+    after = rows.back().sequence;
+    all.insert(all.end(), rows.begin(), rows.end());
   }
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,15 +34,15 @@ class SwitchableFeed final : public store::ChangeFeed {
     if (down_.load()) return absl::UnavailableError("feed down");
     return inner_.LoadUserStates(row);
   }
-  absl::StatusOr<std::vector<store::ChangeRow>> ReadChanges(uint64_t after, int limit) override {
+  absl::StatusOr<store::ChangeRead> ReadChanges(uint64_t after, int limit) override {
     if (down_.load()) return absl::UnavailableError("feed down");
-    auto rows = inner_.ReadChanges(after, limit);
-    if (rows.ok()) {
-      for (store::ChangeRow& r : *rows) {
+    auto read = inner_.ReadChanges(after, limit);
+    if (read.ok()) {
+      for (store::ChangeRow& r : read->rows) {
         if (r.sequence == corrupt_sequence_.load()) r.record_json = "{not json";
       }
     }
-    return rows;
+    return read;
   }
   absl::Status WaitForNotification(std::chrono::milliseconds timeout) override {
     if (down_.load()) return absl::UnavailableError("feed down");
@@ -204,21 +205,110 @@ TEST_F(ChangeFollowerTest, RetriesTheSnapshotUntilTheStoreIsBack) {
   EXPECT_EQ(StateOf("u1"), UserState::kDisabled);
 }
 
-TEST_F(ChangeFollowerTest, NeverSkipsAnUnreadableRow) {
-  StartFollower();
+// The hardening issue's worst case: one unreadable row used to stop the cache for everyone.
+// Now it is reported, the cache reloads its snapshot (which holds that user's state in plain
+// columns), and later changes of other users keep arriving.
+TEST_F(ChangeFollowerTest, AnUnreadableRowIsReportedAndNeverStallsTheCache) {
+  std::vector<uint64_t> undecodable;
+  std::vector<std::string> reloads;
+  std::mutex mu;
+  ChangeFollowerObserver observer;
+  observer.undecodable = [&](uint64_t seq) {
+    std::lock_guard lock(mu);
+    undecodable.push_back(seq);
+  };
+  observer.reloaded = [&](std::string_view why) {
+    std::lock_guard lock(mu);
+    reloads.emplace_back(why);
+  };
+  ChangeHub hub;
+  follower_ = std::make_unique<ChangeFollower>(feed_, cache_, waiters_, FastOptions(), &hub, observer);
+  auto sub = hub.Subscribe([] {});  // before the start: holds nothing; taken again below
+  follower_->Start();
   ASSERT_TRUE(WaitUntil([&] { return cache_.loaded(); }));
+  sub = hub.Subscribe([] {});
   const uint64_t start = cache_.sequence();
-  feed_.Corrupt(start + 1);  // the first row of the next commit
+  feed_.Corrupt(start + 1);  // the row of the next commit
   Commit(testutil::UserDisabled("e1", "u1", At(1)));
   Commit(testutil::UserDisabled("e2", "u2", At(1)));
-  // The follower stops before the bad row, however often it retries...
-  EXPECT_FALSE(WaitUntil([&] { return cache_.sequence() > start; }, std::chrono::milliseconds(50)));
-  EXPECT_FALSE(Known("u2"));
-  // ...and goes on once the row reads again.
-  feed_.Corrupt(0);
   ASSERT_TRUE(WaitUntil([&] { return CaughtUp(); }));
+  // Both disables are in the cache: u1's from the reloaded snapshot, u2's from either.
   EXPECT_EQ(StateOf("u1"), UserState::kDisabled);
   EXPECT_EQ(StateOf("u2"), UserState::kDisabled);
+  Commit(testutil::UserDisabled("e3", "u3", At(1)));  // and following goes on
+  ASSERT_TRUE(WaitUntil([&] { return StateOf("u3") == UserState::kDisabled; }));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(undecodable, std::vector<uint64_t>{start + 1});  // reported once, not spun on
+    EXPECT_EQ(reloads, std::vector<std::string>{"undecodable_row"});
+  }
+  EXPECT_FALSE(follower_->reloading());
+  // Watchers still get every row, the unreadable one included (they report it themselves).
+  std::vector<uint64_t> published;
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& row : sub->Take(100).rows) published.push_back(row->sequence);
+    return !published.empty() && published.back() == store_.LastSequence();
+  }));
+  std::vector<uint64_t> expected;
+  for (uint64_t seq = start + 1; seq <= store_.LastSequence(); ++seq) expected.push_back(seq);
+  EXPECT_EQ(published, expected);
+}
+
+// DESIGN §5a: a database restored behind this replica, or a failover to a standby that lost
+// commits, is noticed — by the head being behind, or by the row at the replica's position
+// being another one — and the snapshot is reloaded; the cache then holds the database's truth,
+// not what it had seen of a history that no longer exists.
+TEST_F(ChangeFollowerTest, ALogReplacedUnderTheReplicaReloadsTheSnapshot) {
+  std::vector<std::string> reloads;
+  std::mutex mu;
+  ChangeFollowerObserver observer;
+  observer.reloaded = [&](std::string_view why) {
+    std::lock_guard lock(mu);
+    reloads.emplace_back(why);
+  };
+  ChangeHub hub;
+  Commit(testutil::UserCreated("e0", "u0", At(0)));
+  store_.KeepHistory();
+  const uint64_t backup = store_.LastSequence();
+  follower_ = std::make_unique<ChangeFollower>(feed_, cache_, waiters_, FastOptions(), &hub, observer);
+  follower_->Start();
+  ASSERT_TRUE(WaitUntil([&] { return cache_.loaded(); }));
+  auto sub = hub.Subscribe([] {});
+
+  // Commits the replica sees, then lost: the head goes behind the replica.
+  Commit(testutil::UserDisabled("e1", "u1", At(1)));
+  Commit(testutil::UserDisabled("e2", "u2", At(1)));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf("u2") == UserState::kDisabled; }));
+  ASSERT_TRUE(store_.RestoreTo(backup));
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return reloads.size() == 1;
+  }));
+  ASSERT_TRUE(WaitUntil([&] { return cache_.sequence() == backup; }));
+  EXPECT_EQ(StateOf("u0"), UserState::kActive);
+  // Users only the lost commits knew are forgotten, as on a replica that starts now.
+  EXPECT_FALSE(Known("u1"));
+  EXPECT_FALSE(Known("u2"));
+  EXPECT_TRUE(WaitUntil([&] { return sub->Take(0).reset; }));  // watchers of the old log end
+
+  // Lost again, but the new primary's writes have already passed the replica's position
+  // before it looks: the row at its position is another one.
+  Commit(testutil::UserDisabled("e3", "u3", At(1)));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf("u3") == UserState::kDisabled; }));
+  feed_.SetDown(true);
+  ASSERT_TRUE(store_.RestoreTo(backup));
+  Commit(testutil::UserCreated("e4", "u4", At(1)));
+  Commit(testutil::UserCreated("e5", "u5", At(1)));
+  feed_.SetDown(false);
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return reloads.size() == 2;
+  }));
+  ASSERT_TRUE(WaitUntil([&] { return CaughtUp() && Known("u5"); }));
+  EXPECT_TRUE(Known("u4"));
+  EXPECT_FALSE(Known("u3"));
+  EXPECT_EQ(reloads, (std::vector<std::string>{"changelog_behind", "changelog_behind"}));
+  EXPECT_FALSE(follower_->reloading());
 }
 
 TEST_F(ChangeFollowerTest, StopIsIdempotent) {

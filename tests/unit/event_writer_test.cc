@@ -450,10 +450,83 @@ TEST(EventWriterTest, PersistentConflictFailsTheEventAfterTheRetries) {
   EventWriter writer(store, options);
   SubmitNewUser(writer, results, "e1");
   writer.Stop();
-  EXPECT_FALSE(results.Get("e1").ok());
+  // Transient: 503 for the sender to retry, and not a sign of an unreachable database.
+  ExpectCode(results, "e1", absl::StatusCode::kUnavailable);
   EXPECT_EQ(results.calls("e1"), 1);
   EXPECT_EQ(store.calls(), 4);  // the first attempt and three retries
-  EXPECT_FALSE(writer.healthy());
+  EXPECT_TRUE(writer.healthy());
+}
+
+// DESIGN §5a: a value the database refuses dead-letters its one event; the batch's other events
+// apply, the refused one is kept with the database's reason, and readiness does not flip.
+TEST(EventWriterTest, AValueTheDatabaseRefusesDeadLettersOnlyItsEvent) {
+  HeldWriter h(Options());
+  ASSERT_TRUE(h.held);
+  h.store.SetFault([](std::span<const ProviderEvent* const> batch) {
+    for (const ProviderEvent* e : batch) {
+      if (e->event_id == "refused" && !e->dead_letter_reason) {
+        return absl::InvalidArgumentError("database refused a value (SQLSTATE 22008): out of range");
+      }
+    }
+    return absl::OkStatus();
+  });
+  for (const char* id : {"ok-1", "refused", "ok-2"}) SubmitNewUser(h.writer, h.results, id);
+  h.store.Open();
+  h.writer.Stop();
+  for (const char* id : {"in-flight", "ok-1", "ok-2"}) ExpectOutcome(h.results, id, Outcome::kApplied);
+  ExpectOutcome(h.results, "refused", Outcome::kDeadLettered);
+  EXPECT_EQ(h.memory.StoredOutcome(domain::Provider::kHuudis, "refused"), Outcome::kDeadLettered);
+  EXPECT_FALSE(h.memory.State().users.contains("user-refused"));
+  EXPECT_TRUE(h.memory.State().users.contains("user-ok-2"));
+  EXPECT_TRUE(h.writer.healthy());
+  for (const char* id : {"ok-1", "refused", "ok-2"}) EXPECT_EQ(h.results.calls(id), 1) << id;
+  // The batch of three, each on its own, then the refused event again as a dead letter.
+  EXPECT_THAT(h.store.batch_sizes(), ElementsAre(1, 3, 1, 1, 1, 1));
+}
+
+TEST(EventWriterTest, EventsThatCannotBeStoredAreRefusedAtOnce) {
+  store::InMemoryEventStore memory;
+  Results results;
+  EventWriter writer(memory, Options());
+  ProviderEvent no_id = NewUser("x");
+  no_id.event_id.clear();
+  writer.Submit(no_id, results.For("no-id"));
+  EXPECT_TRUE(results.Has("no-id")) << "refused synchronously";
+  ExpectCode(results, "no-id", absl::StatusCode::kInvalidArgument);
+  // A value out of bounds is not refused: the event is stored as a dead letter.
+  ProviderEvent long_role = testutil::MemberAdded("long-role", "a1", "u1", At(1), std::string(300, 'r'));
+  writer.Submit(long_role, results.For("long-role"));
+  writer.Stop();
+  ASSERT_TRUE(results.Get("long-role").ok()) << results.Get("long-role").status();
+  EXPECT_EQ(results.Get("long-role")->outcome, Outcome::kDeadLettered);
+  EXPECT_TRUE(memory.State().memberships.empty());
+  EXPECT_TRUE(writer.healthy());
+}
+
+TEST(EventWriterTest, FutureFactTimesAreTakenAsTheReceiveTimeAndCounted) {
+  store::InMemoryEventStore memory;
+  Results results;
+  int clamped = 0;
+  EventWriterObserver observer;
+  observer.clamped = [&](domain::Provider provider, int n) {
+    EXPECT_EQ(provider, domain::Provider::kHuudis);
+    clamped += n;
+  };
+  EventWriterOptions options = Options();
+  options.max_clock_skew = std::chrono::seconds(60);
+  EventWriter writer(memory, options, observer);
+  ProviderEvent ahead = testutil::UserDisabled("ahead", "u1", At(1000));
+  ahead.received_at = At(0);
+  ahead.fact_time = At(0);
+  writer.Submit(ahead, results.For("ahead"));
+  ProviderEvent within = testutil::UserDisabled("within", "u2", At(60));
+  within.received_at = At(0);
+  writer.Submit(within, results.For("within"));
+  writer.Stop();
+  ExpectOutcome(results, "ahead", Outcome::kApplied);
+  EXPECT_EQ(clamped, 1);
+  EXPECT_EQ(memory.State().users.at("u1").sessions_valid_after, At(0));
+  EXPECT_EQ(memory.State().users.at("u2").sessions_valid_after, At(60));
 }
 
 }  // namespace

@@ -65,6 +65,27 @@ TEST(ParseRfc3339Test, CalendarIsChecked) {
   EXPECT_EQ(ParseRfc3339("2026-01-01T00:00:61Z"), std::nullopt);
 }
 
+// Whatever parses must format and parse back to the same instant (the change log stores times
+// as text in records): year 0 and instants past 9999 after their offset are refused.
+TEST(ParseRfc3339Test, OnlyInstantsThatFormatBackParse) {
+  EXPECT_EQ(ParseRfc3339("0000-01-01T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(ParseRfc3339("0001-01-01T00:00:00Z"), kEarliestFormattable);
+  EXPECT_EQ(ParseRfc3339("0001-01-01T00:30:00+01:00"), std::nullopt);  // year 0 in UTC
+  EXPECT_EQ(ParseRfc3339("9999-12-31T23:59:59.999999Z"), kLatestFormattable);
+  EXPECT_EQ(ParseRfc3339("9999-12-31T23:59:59-00:01"), std::nullopt);  // 10000-01-01 in UTC
+  EXPECT_EQ(ParseRfc3339("9999-12-31T23:59:60Z"), std::nullopt);       // leap second into 10000
+  EXPECT_EQ(ParseRfc3339("9999-12-31T23:00:00-23:59"), std::nullopt);
+  for (const char* text : {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z",
+                           "9999-12-31T23:59:59+23:59", "1969-12-31T23:59:59.5-05:00"}) {
+    std::optional<TimePoint> t = ParseRfc3339(text);
+    ASSERT_TRUE(t.has_value()) << text;
+    EXPECT_EQ(ParseRfc3339(FormatRfc3339(*t)), t) << text;
+  }
+  EXPECT_TRUE(IsFormattable(kEarliestFormattable));
+  EXPECT_FALSE(IsFormattable(kEarliestFormattable - std::chrono::microseconds(1)));
+  EXPECT_FALSE(IsFormattable(kLatestFormattable + std::chrono::microseconds(1)));
+}
+
 TEST(ParseRfc3339Test, ZoneIsRequiredAndWellFormed) {
   EXPECT_EQ(ParseRfc3339("2026-06-03T09:15:27"), std::nullopt);
   EXPECT_EQ(ParseRfc3339("2026-06-03T09:15:27.402"), std::nullopt);

@@ -121,6 +121,32 @@ TEST(UserStateCacheTest, ReportsSequenceFreshnessAndLoaded) {
   EXPECT_EQ(check.fresh_as_of, At(3));
 }
 
+TEST(UserStateCacheTest, ASweepForgetsUsersNotPutAgain) {
+  UserStateCache cache(UnknownUsers::kInactive);
+  for (int i = 0; i < 200; ++i) cache.Put(Row("u" + std::to_string(i), UserState::kDisabled));
+  cache.BeginSweep();
+  for (int i = 0; i < 200; i += 2) cache.Put(Row("u" + std::to_string(i), UserState::kActive));
+  cache.Put(Row("new", UserState::kActive));
+  EXPECT_TRUE(cache.Check("u1", std::nullopt).known);  // nobody is forgotten before the end
+  EXPECT_EQ(cache.EndSweep(true), 100u);
+  EXPECT_EQ(cache.size(), 101u);
+  for (int i = 0; i < 200; ++i) {
+    UserCheck check = cache.Check("u" + std::to_string(i), std::nullopt);
+    EXPECT_EQ(check.known, i % 2 == 0) << i;
+    if (check.known) {
+      EXPECT_TRUE(check.active);
+    }
+  }
+  EXPECT_TRUE(cache.Check("new", std::nullopt).known);
+  // A failed reload forgets nobody; a forgotten user can come back.
+  cache.BeginSweep();
+  cache.Put(Row("u1", UserState::kDeleted));
+  EXPECT_EQ(cache.EndSweep(false), 0u);
+  EXPECT_EQ(cache.size(), 102u);
+  EXPECT_EQ(cache.Check("u1", std::nullopt).state, UserState::kDeleted);
+  EXPECT_TRUE(cache.Check("u0", std::nullopt).known);
+}
+
 TEST(UserStateCacheTest, ManyUsersAcrossShards) {
   UserStateCache cache(UnknownUsers::kInactive);
   for (int i = 0; i < 1000; ++i) {
