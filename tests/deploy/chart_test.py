@@ -42,6 +42,44 @@ CONTRACT_ENV = {
     "MM_INSECURE_NO_AUTH", "MM_UNKNOWN_USERS", "MM_HUUDIS_TOLERANCE", "MM_MAX_BODY_BYTES",
     "MM_LOG_LEVEL", "MM_MAX_CLOCK_SKEW_SECONDS",
 }
+# The pull sources' settings (sources.* in values.yaml): off by default, so none is rendered then.
+SOURCE_FILE_ENV = {  # credential files, mounted from Secrets: env -> source
+    "MM_HUUDIS_API_TOKEN_FILE": "huudis", "MM_MONOCLOUD_API_KEY_FILE": "monocloud",
+    "MM_FUSIONAUTH_API_KEY_FILE": "fusionauth",
+}
+SOURCE_ENV = set(SOURCE_FILE_ENV) | {
+    "MM_HUUDIS_API_URL", "MM_HUUDIS_WORKSPACES", "MM_HUUDIS_AUDIT_POLL_SECONDS",
+    "MM_HUUDIS_AUDIT_OVERLAP_SECONDS", "MM_RECONCILE_INTERVAL_SECONDS", "MM_RECONCILE_DRY_RUN",
+    "MM_MONOCLOUD_API_URL", "MM_MONOCLOUD_GROUPS", "MM_MONOCLOUD_POLL_SECONDS",
+    "MM_FUSIONAUTH_API_URL", "MM_FUSIONAUTH_TENANTS", "MM_FUSIONAUTH_RECHECK_SECONDS",
+    "MM_SOURCE_CA_FILE", "MM_SOURCE_CONNECT_TIMEOUT_MS", "MM_SOURCE_TIMEOUT_MS",
+    "MM_SOURCE_PAGE_SIZE",
+}
+CONTRACT_ENV |= SOURCE_ENV
+# The plain source settings ci/full-values.yaml must give (the trailing slash of the Huudis URL
+# is dropped; lists are joined with commas).
+FULL_SOURCE_SETTINGS = {
+    "MM_HUUDIS_API_URL": "https://huudis.com/api",
+    "MM_HUUDIS_WORKSPACES": "acc_01KHNBH9JCVBRBAVHNB1HYYFDX,acc_01KHNBJ2Q7W3XK8M5T6Y9Z0ABC",
+    "MM_HUUDIS_AUDIT_POLL_SECONDS": "15", "MM_HUUDIS_AUDIT_OVERLAP_SECONDS": "120",
+    "MM_MONOCLOUD_API_URL": "https://acme.monocloud.com",
+    "MM_MONOCLOUD_GROUPS": "grp_engineering,grp_support", "MM_MONOCLOUD_POLL_SECONDS": "45",
+    "MM_FUSIONAUTH_API_URL": "https://fusionauth.identity-infra.svc:9011",
+    "MM_FUSIONAUTH_TENANTS":
+        "5f0a1b6e-3c2d-4e8f-9a7b-1c2d3e4f5a6b,9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "MM_FUSIONAUTH_RECHECK_SECONDS": "10",
+    "MM_RECONCILE_INTERVAL_SECONDS": "600", "MM_RECONCILE_DRY_RUN": "1",
+    "MM_SOURCE_CONNECT_TIMEOUT_MS": "3000", "MM_SOURCE_TIMEOUT_MS": "20000",
+    "MM_SOURCE_PAGE_SIZE": "50",
+}
+# What enabling one source with the chart's defaults gives (the server's defaults).
+HUUDIS_DEFAULT_SETTINGS = {
+    "MM_HUUDIS_API_URL": "https://huudis.example/api", "MM_HUUDIS_AUDIT_POLL_SECONDS": "30",
+    "MM_HUUDIS_AUDIT_OVERLAP_SECONDS": "60", "MM_RECONCILE_INTERVAL_SECONDS": "900",
+    "MM_RECONCILE_DRY_RUN": "0", "MM_SOURCE_CONNECT_TIMEOUT_MS": "5000",
+    "MM_SOURCE_TIMEOUT_MS": "30000", "MM_SOURCE_PAGE_SIZE": "100",
+}
+HUUDIS_ON = ("sources.huudis.enabled=true", "sources.huudis.url=https://huudis.example/api")
 TLS_ENV = {
     f"MM_{listener}_TLS_{part}_FILE"
     for listener in ("GRPC", "HTTP") for part in ("CERT", "KEY", "CLIENT_CA")
@@ -126,15 +164,28 @@ def effective_env(docs):
     return env
 
 
-def mounted_file(docs, path):
-    """The volume that provides file `path` in the server container, or None."""
+def mount_of(docs, path):
+    """(volumeMount, volume) that provide file `path` in the server container, or (None, None)."""
     pod, container = server_container(docs)
     volumes = {v["name"]: v for v in pod["volumes"]}
     for mount in container.get("volumeMounts", []):
         prefix = mount["mountPath"].rstrip("/") + "/"
         if path.startswith(prefix):
-            return volumes[mount["name"]]
-    return None
+            return mount, volumes[mount["name"]]
+    return None, None
+
+
+def mounted_file(docs, path):
+    """The volume that provides file `path` in the server container, or None."""
+    return mount_of(docs, path)[1]
+
+
+def template_error(*sets):
+    """helm template with --set values that must fail: returns its output."""
+    code, out = helm("template", RELEASE, str(CHART), *value_args(sets=sets))
+    if code == 0:
+        raise AssertionError(f"helm template succeeded with {sets}")
+    return out
 
 
 def full_values():
@@ -260,6 +311,18 @@ class HardeningChecks:
             self.assertNotRegex(str(spec.get("value", "")), r"whsec_|://[^/@]*@",
                                 f"{name} looks like an inline secret")
 
+    def test_secret_volumes_are_read_only_and_restrictive(self):
+        pod, container = server_container(self.docs())
+        secret_volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+        self.assertTrue(secret_volumes)
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        for name, secret in secret_volumes.items():
+            with self.subTest(volume=name):
+                self.assertIs(mounts[name].get("readOnly"), True)
+                # Owner and group may read; nobody may write, others get nothing.
+                self.assertEqual(secret["defaultMode"] & ~0o440, 0, oct(secret["defaultMode"]))
+                self.assertTrue(secret["items"], "mount only the keys the server reads")
+
     def test_callers_file_is_mounted_from_a_secret(self):
         docs = self.docs()
         path = effective_env(docs)["MM_CALLERS_FILE"]["value"]
@@ -305,6 +368,16 @@ class DefaultValuesTest(HardeningChecks, unittest.TestCase):
         for name, value in DEFAULT_ENV.items():
             if value is not None:
                 self.assertEqual(env[name], {"value": value}, name)
+
+    def test_no_pull_source_by_default(self):
+        docs = self.docs()
+        self.assertEqual(SOURCE_ENV & set(effective_env(docs)), set())
+        for cm in objects(docs, "ConfigMap"):
+            self.assertEqual(SOURCE_ENV & set(cm.get("data", {})), set(), cm["metadata"]["name"])
+        pod, container = server_container(docs)
+        self.assertFalse([m for m in container["volumeMounts"]
+                          if m["mountPath"].startswith("/etc/membership-mirror/sources")])
+        self.assertFalse([v for v in pod["volumes"] if v["name"].startswith("source")])
 
 
 class FullValuesTest(HardeningChecks, unittest.TestCase):
@@ -366,6 +439,54 @@ class FullValuesTest(HardeningChecks, unittest.TestCase):
                     files = {i["path"] for i in volume["secret"]["items"]}
                     self.assertIn(pathlib.PurePath(env[name]["value"]).name, files)
 
+    def test_source_settings(self):
+        env = effective_env(self.docs())
+        self.assertLessEqual(SOURCE_ENV, set(env), "full values enable every source setting")
+        for name, value in FULL_SOURCE_SETTINGS.items():
+            with self.subTest(name=name):
+                self.assertEqual(env[name], {"value": value})
+        # Plain settings come through the ConfigMap; the file settings are set next to their
+        # mounts in the Deployment.
+        cm = one(self.docs(), "ConfigMap", f"{RELEASE}-membership-mirror")
+        self.assertLessEqual(set(FULL_SOURCE_SETTINGS), set(cm["data"]))
+        self.assertEqual((set(SOURCE_FILE_ENV) | {"MM_SOURCE_CA_FILE"}) & set(cm["data"]), set())
+
+    def test_source_credentials_are_files_from_their_secrets(self):
+        docs = self.docs()
+        env = effective_env(docs)
+        sources = full_values()["sources"]
+        secret_names = set()
+        for name, source in SOURCE_FILE_ENV.items():
+            with self.subTest(name=name):
+                credential = sources[source]["credential"]
+                secret_names.add(credential["existingSecret"])
+                self.assertEqual(set(env[name]), {"value"})
+                path = env[name]["value"]
+                self.assertTrue(path.startswith(f"/etc/membership-mirror/sources/{source}/"), path)
+                mount, volume = mount_of(docs, path)
+                self.assertIsNotNone(volume, f"nothing is mounted at {path}")
+                self.assertIs(mount["readOnly"], True)
+                self.assertEqual(volume["secret"]["secretName"], credential["existingSecret"])
+                self.assertEqual(volume["secret"]["items"],
+                                 [{"key": credential["key"], "path": pathlib.PurePath(path).name}])
+                self.assertEqual(volume["secret"]["defaultMode"], 0o440)
+        # The credentials are only files: no env var reads them through secretKeyRef.
+        for name, spec in env.items():
+            ref = spec.get("valueFrom", {}).get("secretKeyRef", {})
+            self.assertNotIn(ref.get("name"), secret_names, name)
+
+    def test_source_ca_bundle_is_a_chart_config_map(self):
+        docs = self.docs()
+        path = effective_env(docs)["MM_SOURCE_CA_FILE"]["value"]
+        mount, volume = mount_of(docs, path)
+        self.assertIsNotNone(volume, f"nothing is mounted at {path}")
+        self.assertIs(mount["readOnly"], True)
+        cm = one(docs, "ConfigMap", volume["configMap"]["name"])
+        self.assertEqual(volume["configMap"]["items"],
+                         [{"key": "ca.crt", "path": pathlib.PurePath(path).name}])
+        self.assertEqual(cm["data"]["ca.crt"].strip(),
+                         full_values()["sources"]["caBundle"]["content"].strip())
+
     def test_probes_use_https_with_http_tls(self):
         _, container = server_container(self.docs())
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
@@ -384,6 +505,17 @@ class FullValuesTest(HardeningChecks, unittest.TestCase):
         egress_ports = {(p["port"], p.get("protocol", "TCP"))
                         for rule in policy["egress"] for p in rule.get("ports", [])}
         self.assertLessEqual({(53, "UDP"), (53, "TCP"), (5432, "TCP")}, egress_ports)
+
+    def test_network_policy_lets_the_sources_out(self):
+        egress = one(self.docs(), "NetworkPolicy")["spec"]["egress"]
+        rules = [(rule["ports"], rule.get("to")) for rule in egress]
+        peers = full_values()["networkPolicy"]["sources"]
+        # Huudis and MonoCloud name no port: 443. FusionAuth's URL names 9011: only that.
+        expected = ((443, peers["huudis"]["to"]), (443, None), (9011, peers["fusionauth"]["to"]))
+        for port, to in expected:
+            with self.subTest(port=port, to=to):
+                self.assertIn(([{"port": port, "protocol": "TCP"}], to), rules)
+        self.assertEqual(sum(1 for ports, _ in rules if ports[0]["port"] in (443, 9011)), 3)
 
     def test_dashboard_config_map(self):
         cm = one(self.docs(), "ConfigMap", f"{RELEASE}-membership-mirror-dashboard")
@@ -441,9 +573,132 @@ class VariantsTest(unittest.TestCase):
         self.assertEqual(objects(docs, "HorizontalPodAutoscaler"), [])
         self.assertEqual(one(docs, "Deployment")["spec"]["replicas"], 2)
 
+    def test_one_source_with_defaults(self):
+        docs = render(sets=HUUDIS_ON)[1]
+        env = effective_env(docs)
+        for name, value in HUUDIS_DEFAULT_SETTINGS.items():
+            with self.subTest(name=name):
+                self.assertEqual(env[name], {"value": value})
+        # No list given: the variable is left to the server's default. Other sources stay off.
+        self.assertEqual(SOURCE_ENV & set(env),
+                         set(HUUDIS_DEFAULT_SETTINGS) | {"MM_HUUDIS_API_TOKEN_FILE"})
+        volume = mounted_file(docs, env["MM_HUUDIS_API_TOKEN_FILE"]["value"])
+        self.assertEqual(volume["secret"]["secretName"], f"{RELEASE}-membership-mirror")
+        self.assertEqual(volume["secret"]["items"][0]["key"], "huudis-api-token")
+        self.assertEqual(one(docs, "ConfigMap")["metadata"]["name"], f"{RELEASE}-membership-mirror")
+
+    def test_source_credential_falls_back_to_the_shared_secret(self):
+        docs = render(sets=(*HUUDIS_ON, "secrets.existingSecret=mm-shared"))[1]
+        volume = mounted_file(docs, effective_env(docs)["MM_HUUDIS_API_TOKEN_FILE"]["value"])
+        self.assertEqual(volume["secret"]["secretName"], "mm-shared")
+
+    def test_lists_render_comma_separated(self):
+        for values, expect in ((("acc_a",), "acc_a"),
+                               (("acc_a", "acc_b", "acc_c"), "acc_a,acc_b,acc_c")):
+            with self.subTest(values=values):
+                env = effective_env(render(sets=(
+                    *HUUDIS_ON, "sources.huudis.workspaces={%s}" % ",".join(values),
+                    "sources.monocloud.enabled=true", "sources.monocloud.url=https://m.example",
+                    "sources.monocloud.groups={%s}" % ",".join(values)))[1])
+                self.assertEqual(env["MM_HUUDIS_WORKSPACES"], {"value": expect})
+                self.assertEqual(env["MM_MONOCLOUD_GROUPS"], {"value": expect})
+
+    def test_fusionauth_tenants_apply_to_webhooks_without_the_source(self):
+        tenant = "5f0a1b6e-3c2d-4e8f-9a7b-1c2d3e4f5a6b"
+        env = effective_env(render(sets=(
+            "secrets.fusionauthHmac.enabled=true", f"sources.fusionauth.tenants={{{tenant}}}"))[1])
+        self.assertEqual(env["MM_FUSIONAUTH_TENANTS"], {"value": tenant})
+        self.assertEqual(SOURCE_ENV & set(env), {"MM_FUSIONAUTH_TENANTS"})
+
+    def test_enabled_source_needs_its_url(self):
+        for source in ("huudis", "monocloud", "fusionauth"):
+            with self.subTest(source=source):
+                out = template_error(f"sources.{source}.enabled=true")
+                self.assertIn(f"sources.{source}.url is required when sources.{source}.enabled",
+                              out)
+
+    def test_enabled_source_needs_its_credential(self):
+        for source in ("huudis", "monocloud", "fusionauth"):
+            with self.subTest(source=source):
+                out = template_error(f"sources.{source}.enabled=true",
+                                     f"sources.{source}.url=https://{source}.example",
+                                     f"sources.{source}.credential=null")
+                self.assertIn(f"sources.{source}.credential.key is required when "
+                              f"sources.{source}.enabled", out)
+
+    def test_source_url_port_must_be_valid(self):
+        self.assertIn("names port 70000",
+                      template_error(HUUDIS_ON[0], "sources.huudis.url=https://h.example:70000"))
+
+    def test_source_ports_in_network_policy(self):
+        policy = one(render(sets=(
+            "networkPolicy.enabled=true", "sources.monocloud.enabled=true",
+            "sources.monocloud.url=http://monocloud-proxy.infra.svc",
+            "sources.fusionauth.enabled=true",
+            "sources.fusionauth.url=https://[fd00::1]:8443/fa"))[1], "NetworkPolicy")["spec"]
+        ports = [rule["ports"] for rule in policy["egress"]]
+        self.assertIn([{"port": 80, "protocol": "TCP"}], ports)  # http:// naming no port
+        self.assertIn([{"port": 8443, "protocol": "TCP"}], ports)
+        self.assertNotIn([{"port": 443, "protocol": "TCP"}], ports)
+
+    def test_network_policy_without_sources_opens_nothing_more(self):
+        policy = one(render(sets=("networkPolicy.enabled=true",))[1], "NetworkPolicy")["spec"]
+        egress_ports = {(p["port"], p["protocol"])
+                        for rule in policy["egress"] for p in rule["ports"]}
+        self.assertEqual(egress_ports, {(53, "UDP"), (53, "TCP"), (5432, "TCP")})
+
+    def test_source_ca_bundle_from_existing_objects(self):
+        for kind, sets in (("secret", ("sources.caBundle.existingSecret=corp-ca",)),
+                           ("configMap", ("sources.caBundle.existingConfigMap=corp-ca",
+                                          "sources.caBundle.key=bundle.pem"))):
+            with self.subTest(kind=kind):
+                docs = render(sets=(*HUUDIS_ON, "sources.caBundle.enabled=true", *sets))[1]
+                mount, volume = mount_of(docs, effective_env(docs)["MM_SOURCE_CA_FILE"]["value"])
+                self.assertIs(mount["readOnly"], True)
+                self.assertEqual(volume[kind].get("secretName") or volume[kind].get("name"),
+                                 "corp-ca")
+                self.assertEqual(volume[kind]["items"][0]["key"],
+                                 "bundle.pem" if kind == "configMap" else "ca.crt")
+                # Nothing created by the chart: only the settings ConfigMap.
+                self.assertEqual(len(objects(docs, "ConfigMap")), 1)
+        self.assertIn("not both", template_error(
+            *HUUDIS_ON, "sources.caBundle.enabled=true", "sources.caBundle.existingSecret=a",
+            "sources.caBundle.existingConfigMap=b"))
+        self.assertIn("sources.caBundle.content", template_error(
+            *HUUDIS_ON, "sources.caBundle.enabled=true"))
+
+    def test_source_ca_bundle_needs_an_enabled_source(self):
+        env = effective_env(render(sets=(
+            "sources.caBundle.enabled=true", "sources.caBundle.existingSecret=corp-ca"))[1])
+        self.assertNotIn("MM_SOURCE_CA_FILE", env)
+
+    def test_dev_secret_holds_source_credentials(self):
+        dev = ("devSecret.create=true", "devSecret.databaseUrl=postgresql://u:p@db/mm",
+               "devSecret.huudisSecrets=whsec_dev", "devSecret.callers=[]")
+        text, docs = render(sets=(*dev, *HUUDIS_ON, "devSecret.huudisApiToken=dev-api-token"))
+        secret = one(docs, "Secret")
+        self.assertIn("huudis-api-token", secret["data"])
+        volume = mounted_file(docs, effective_env(docs)["MM_HUUDIS_API_TOKEN_FILE"]["value"])
+        self.assertEqual(volume["secret"]["secretName"], secret["metadata"]["name"])
+        self.assertNotIn("dev-api-token", text)
+        self.assertIn("devSecret.huudisApiToken is required", template_error(*dev, *HUUDIS_ON))
+
     def test_schema_refuses_bad_values(self):
         for bad in ("securityContext.runAsUser=0", "config.unknownUsers=maybe",
-                    "probes.type=tcp", "noSuchKey=1", "containerPorts.http=80"):
+                    "probes.type=tcp", "noSuchKey=1", "containerPorts.http=80",
+                    "sources.huudis.enabled=yes", "sources.huudis.url=ftp://huudis.example",
+                    "sources.huudis.url=https://user:pass@huudis.example/api",
+                    "sources.monocloud.url=https://acme.monocloud.com?tenant=x",
+                    "sources.huudis.workspaces=acc_a", "sources.huudis.workspaces={ws_a}",
+                    "sources.monocloud.groups={a b}", "sources.fusionauth.tenants={default}",
+                    "sources.huudis.auditPollSeconds=0", "sources.huudis.auditOverlapSeconds=-1",
+                    "sources.monocloud.pollSeconds=0", "sources.fusionauth.recheckSeconds=0",
+                    "sources.reconcile.intervalSeconds=0", "sources.reconcile.dryRun=1",
+                    "sources.connectTimeoutMs=0", "sources.timeoutMs=0", "sources.pageSize=0",
+                    "sources.huudis.credential.key=",
+                    "sources.huudis.credential.existingSecret=Bad_Name",
+                    "sources.caBundle.existingSecret=Bad_Name", "sources.huudis.noSuchKey=1",
+                    "networkPolicy.sources.huudis.to=anywhere"):
             with self.subTest(value=bad):
                 code, out = helm("lint", "--strict", str(CHART), "--set", bad)
                 self.assertNotEqual(code, 0, out)
@@ -464,7 +719,10 @@ class ValuesFileTest(unittest.TestCase):
         self.assertFalse(values["devSecret"]["create"])
         self.assertEqual({k: v for k, v in values["devSecret"].items() if k != "create"},
                          dict.fromkeys(("databaseUrl", "huudisSecrets", "fusionauthHmacSecrets",
-                                        "callers"), ""))
+                                        "callers", "huudisApiToken", "monocloudApiKey",
+                                        "fusionauthApiKey"), ""))
+        self.assertFalse(any(values["sources"][s]["enabled"]
+                             for s in ("huudis", "monocloud", "fusionauth")))
         self.assertFalse(values["config"]["insecureNoAuth"])
 
 

@@ -65,13 +65,27 @@ app.kubernetes.io/part-of: membership-mirror
 {{- end }}
 
 {{/*
-Name of the Secret holding one secrets.<entry>. Call with (dict "root" $ "entry" "database").
-Order: the entry's existingSecret, secrets.existingSecret, the dev Secret when devSecret.create,
-else "<fullname>" (a Secret the operator is expected to create; see NOTES.txt).
+The {existingSecret, key} reference of one secret, as YAML (read it with fromYaml): secrets.<entry>
+when called with (dict "root" $ "entry" "database"), or the reference at any path of the values
+with (dict "root" $ "ref" "sources.huudis.credential").
+*/}}
+{{- define "mm.secretRef" -}}
+{{- $ref := index . "ref" | default (printf "secrets.%s" (index . "entry")) }}
+{{- $value := .root.Values }}
+{{- range splitList "." $ref }}
+{{- $value = index ($value | default dict) . }}
+{{- end }}
+{{- toYaml ($value | default dict) }}
+{{- end }}
+
+{{/*
+Name of the Secret holding one secret reference (see mm.secretRef for the arguments).
+Order: the reference's existingSecret, secrets.existingSecret, the dev Secret when
+devSecret.create, else "<fullname>" (a Secret the operator is expected to create; see NOTES.txt).
 */}}
 {{- define "mm.secretName" -}}
 {{- $values := .root.Values }}
-{{- $entry := index $values.secrets .entry }}
+{{- $entry := include "mm.secretRef" . | fromYaml }}
 {{- if $entry.existingSecret }}
 {{- $entry.existingSecret }}
 {{- else if $values.secrets.existingSecret }}
@@ -84,41 +98,51 @@ else "<fullname>" (a Secret the operator is expected to create; see NOTES.txt).
 {{- end }}
 
 {{/*
-Which secrets.<entry> the pods use, in order, with the environment variable each one sets and the
-devSecret value that feeds it in development. The callers file is mounted, not put in the
-environment, so it has no env name here.
+Every secret the pods use, in order: ref is where its {existingSecret, key} reference is in the
+values; env the environment variable it sets through secretKeyRef, or else fileEnv the variable
+that points at the file it is mounted as (file, from the Secret volume named volume); devValue the
+devSecret value that feeds it in development. The enabled pull sources' credentials are files.
 */}}
 {{- define "mm.secretEntries" -}}
-- entry: database
+- ref: secrets.database
   env: MM_DATABASE_URL
   devValue: databaseUrl
 {{- if .Values.secrets.huudis.enabled }}
-- entry: huudis
+- ref: secrets.huudis
   env: MM_HUUDIS_SECRETS
   devValue: huudisSecrets
 {{- end }}
 {{- if .Values.secrets.fusionauthHmac.enabled }}
-- entry: fusionauthHmac
+- ref: secrets.fusionauthHmac
   env: MM_FUSIONAUTH_HMAC_SECRETS
   devValue: fusionauthHmacSecrets
 {{- end }}
 {{- if not .Values.config.insecureNoAuth }}
-- entry: callers
-  env: ""
+- ref: secrets.callers
+  fileEnv: MM_CALLERS_FILE
+  file: {{ include "mm.callersFile" . }}
+  volume: callers
   devValue: callers
+{{- end }}
+{{- range $source := include "mm.sources" . | fromYamlArray }}
+- ref: sources.{{ $source.name }}.credential
+  fileEnv: {{ $source.fileEnv }}
+  file: {{ $source.file }}
+  volume: source-{{ $source.name }}
+  devValue: {{ $source.devValue }}
 {{- end }}
 {{- end }}
 
 {{/*
-One EnvVar that reads a secrets.<entry> through secretKeyRef, so the value never appears in a
-manifest. Call with (dict "root" $ "entry" "database" "env" "MM_DATABASE_URL").
+One EnvVar that reads a secret through secretKeyRef, so the value never appears in a manifest.
+Call with (dict "root" $ "entry" "database" "env" "MM_DATABASE_URL"), or "ref" instead of "entry".
 */}}
 {{- define "mm.secretEnvVar" -}}
 - name: {{ .env }}
   valueFrom:
     secretKeyRef:
       name: {{ include "mm.secretName" . }}
-      key: {{ (index .root.Values.secrets .entry).key }}
+      key: {{ (include "mm.secretRef" . | fromYaml).key }}
 {{- end }}
 
 {{/* Pod-level security context shared by the server and the migrations Job. */}}
@@ -188,3 +212,69 @@ name, instead of leaving pods stuck in ContainerCreating.
 {{- define "mm.fusionauthKeysConfigMap" -}}
 {{- default (printf "%s-fusionauth-keys" (include "mm.fullname" .)) .Values.fusionauthPublicKeys.existingConfigMap }}
 {{- end }}
+
+{{/*
+The enabled pull sources (sources.huudis, sources.monocloud, sources.fusionauth), as a YAML list of
+{name, url, scheme, port, fileEnv, file, devValue}: url without a trailing slash, port the TCP port
+the url names or its scheme's default (for the NetworkPolicy), file where the credential is mounted
+and fileEnv the variable that points at it. Fails rendering when an enabled source lacks its url
+or credential, so a half-configured source never reaches the cluster.
+*/}}
+{{- define "mm.sources" -}}
+{{- $meta := dict
+  "huudis" (dict "fileEnv" "MM_HUUDIS_API_TOKEN_FILE" "file" "api-token" "devValue" "huudisApiToken" "what" "the Huudis admin bearer token")
+  "monocloud" (dict "fileEnv" "MM_MONOCLOUD_API_KEY_FILE" "file" "api-key" "devValue" "monocloudApiKey" "what" "the MonoCloud API key")
+  "fusionauth" (dict "fileEnv" "MM_FUSIONAUTH_API_KEY_FILE" "file" "api-key" "devValue" "fusionauthApiKey" "what" "the FusionAuth API key") }}
+{{- range $name := list "huudis" "monocloud" "fusionauth" }}
+{{- $source := index $.Values.sources $name | default dict }}
+{{- $m := index $meta $name }}
+{{- if $source.enabled }}
+{{- $url := required (printf "sources.%s.url is required when sources.%s.enabled (e.g. https://...)" $name $name) (index $source "url") | trimSuffix "/" }}
+{{- $credential := index $source "credential" | default dict }}
+{{- $_ := required (printf "sources.%s.credential.key is required when sources.%s.enabled: the key of %s in the Secret sources.%s.credential.existingSecret (or secrets.existingSecret)" $name $name $m.what $name) (index $credential "key") }}
+{{- $parsed := urlParse $url }}
+{{- if not (has $parsed.scheme (list "https" "http")) }}
+{{- fail (printf "sources.%s.url must start with https:// (or http://), not %q" $name $url) }}
+{{- end }}
+{{- if or $parsed.userinfo $parsed.query $parsed.fragment }}
+{{- fail (printf "sources.%s.url must not carry user-info, a query or a fragment: it is rendered into a ConfigMap, and the credential belongs in sources.%s.credential" $name $name) }}
+{{- end }}
+{{- $port := regexFind ":[0-9]+$" $parsed.host | trimPrefix ":" | default (ternary "443" "80" (eq $parsed.scheme "https")) | atoi }}
+{{- if or (lt $port 1) (gt $port 65535) }}
+{{- fail (printf "sources.%s.url names port %d, outside 1-65535" $name $port) }}
+{{- end }}
+- name: {{ $name }}
+  url: {{ $url | toJson }}
+  scheme: {{ $parsed.scheme }}
+  port: {{ $port }}
+  fileEnv: {{ $m.fileEnv }}
+  file: /etc/membership-mirror/sources/{{ $name }}/{{ $m.file }}
+  devValue: {{ $m.devValue }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The sources' CA bundle (sources.caBundle) when it is enabled and at least one source is, as YAML
+{kind: secret|configMap, name, key, created}; empty otherwise. created: the chart makes the
+ConfigMap from sources.caBundle.content.
+*/}}
+{{- define "mm.sourceCA" -}}
+{{- $ca := .Values.sources.caBundle }}
+{{- if and $ca.enabled (include "mm.sources" . | fromYamlArray) }}
+{{- if and $ca.existingConfigMap $ca.existingSecret }}
+{{- fail "sources.caBundle: set existingConfigMap or existingSecret, not both" }}
+{{- end }}
+{{- if $ca.existingSecret }}
+kind: secret
+name: {{ $ca.existingSecret }}
+created: false
+{{- else }}
+kind: configMap
+name: {{ default (printf "%s-source-ca" (include "mm.fullname" .)) $ca.existingConfigMap }}
+created: {{ not $ca.existingConfigMap }}
+{{- end }}
+key: {{ $ca.key }}
+{{- end }}
+{{- end }}
+{{- define "mm.sourceCAFile" -}}/etc/membership-mirror/sources/ca/ca.crt{{- end }}
