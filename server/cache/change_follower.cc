@@ -59,6 +59,7 @@ bool ChangeFollower::LoadSnapshot(Reload why) {
     case Reload::kLogReplaced:
       position_ = *head;
       position_committed_at_.reset();
+      waiters_.Rewind(*head);  // a sequence above the new head has not happened (again) yet
       if (hub_ != nullptr) hub_->Reset(*head);
       break;
   }

@@ -1,5 +1,6 @@
 #include "cache/sequence_waiters.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace mm::cache {
@@ -47,6 +48,11 @@ void SequenceWaiters::Advance(uint64_t applied) {
     }
   }
   for (Callback& cb : ready) cb(true);
+}
+
+void SequenceWaiters::Rewind(uint64_t applied) {
+  std::lock_guard lock(mu_);
+  applied_ = std::min(applied_, applied);
 }
 
 size_t SequenceWaiters::pending() const {

@@ -25,6 +25,9 @@ class SequenceWaiters {
   // `done(false)` at `deadline`.
   void Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline, Callback done);
   void Advance(uint64_t applied);
+  // The change log was replaced below what was applied (a restored database): from now on
+  // `applied` is the position, and waits for sequences above it wait again.
+  void Rewind(uint64_t applied);
   size_t pending() const;
 
  private:

@@ -158,5 +158,24 @@ TEST(SequenceWaitersTest, EachWaiterIsAnsweredExactlyOnceUnderRaces) {
   for (int i = 0; i < kWaiters; ++i) ASSERT_EQ(calls[i].load(), 1) << "waiter " << i;
 }
 
+TEST(SequenceWaitersTest, AfterARewindSequencesAboveTheNewPositionWaitAgain) {
+  SequenceWaiters waiters;
+  waiters.Advance(10);
+  waiters.Rewind(4);  // the database lost 5..10
+  std::atomic<int> answer{-1};
+  waiters.Wait(6, steady_clock::now() + std::chrono::seconds(5), [&](bool reached) { answer = reached ? 1 : 0; });
+  EXPECT_EQ(answer.load(), -1) << "sequence 6 of the lost log must not count";
+  EXPECT_EQ(waiters.pending(), 1u);
+  waiters.Advance(6);
+  EXPECT_EQ(answer.load(), 1);
+  std::atomic<int> at_once{-1};
+  waiters.Wait(4, steady_clock::now() + std::chrono::seconds(5), [&](bool reached) { at_once = reached ? 1 : 0; });
+  EXPECT_EQ(at_once.load(), 1);
+  waiters.Rewind(20);  // never moves forward
+  std::atomic<int> later{-1};
+  waiters.Wait(7, steady_clock::now() + std::chrono::milliseconds(50), [&](bool reached) { later = reached ? 1 : 0; });
+  EXPECT_TRUE(WaitUntil([&] { return later.load() == 0; }));
+}
+
 }  // namespace
 }  // namespace mm::cache
