@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "adapters/huudis_mapping.h"
+#include "adapters/json_fields.h"
 #include "domain/event_checks.h"
 
 namespace mm::adapters {
@@ -32,6 +34,7 @@ struct Mapping {
   std::string_view account_name;
   std::string_view reason;
   std::string_view actor;
+  std::string_view actor_alt;  // read when `actor` is absent (the audit log's name for it)
   std::string_view added_via;
 };
 
@@ -86,7 +89,8 @@ constexpr Mapping kMappings[] = {
      .email = "userEmail",
      .name = "userName",
      .account_name = "accountName",
-     .actor = "removedByUserId"},
+     .actor = "removedByUserId",
+     .actor_alt = "actorUserId"},
     {.type = "huudis.account.member_role_changed.v1",
      .kind = EventKind::kMemberRoleChanged,
      .user_id = "userId",
@@ -96,7 +100,8 @@ constexpr Mapping kMappings[] = {
      .fact_time = "changedAt",
      .email = "userEmail",
      .account_name = "accountName",
-     .actor = "changedByUserId"},
+     .actor = "changedByUserId",
+     .actor_alt = "actorUserId"},
 };
 #pragma GCC diagnostic pop
 
@@ -129,77 +134,24 @@ const Mapping* FindMapping(std::string_view type) {
   return nullptr;
 }
 
-// Reads a string that must be present, non-empty and at most `max_bytes` long. Returns what is
-// wrong with it ("<label><key> missing", ...), or nullopt with `out` set.
-std::optional<std::string> ReadRequiredString(const json& object, std::string_view label,
-                                              std::string_view key, size_t max_bytes,
-                                              std::string& out) {
-  auto problem = [&](std::string_view what) { return std::string(label).append(key).append(what); };
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return problem(" missing");
-  if (!it->is_string()) return problem(" is not a string");
-  const auto& value = it->get_ref<const std::string&>();
-  if (value.empty()) return problem(" is empty");
-  if (value.size() > max_bytes) {
-    return problem(" is longer than " + std::to_string(max_bytes) + " bytes");
-  }
-  // JSON may carry \u0000, PostgreSQL text and jsonb cannot: refuse it here, where it is a
-  // clear answer, rather than fail the whole write batch later.
-  if (value.find('\0') != std::string::npos) return problem(" contains a NUL character");
-  out = value;
-  return std::nullopt;
-}
-
-// Payloads grow and vary (providers.md §1.4): a missing, null or mistyped optional field is
-// treated alike, as absent.
-std::optional<std::string> OptionalString(const json& object, std::string_view key) {
-  if (key.empty()) return std::nullopt;
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return std::nullopt;
-  const auto& value = it->get_ref<const std::string&>();
-  if (value.find('\0') != std::string::npos) return std::nullopt;  // unstorable: treat as absent
-  return value;
-}
-
-// A time field: absent (missing or null) is nullopt; present, it must be an RFC 3339 string of
-// a representable instant (1970..9999), else the event is a dead letter (DESIGN §5a).
-struct TimeField {
-  std::optional<TimePoint> value;
-  std::optional<std::string> problem;  // set when present but unusable
-};
-
-TimeField ReadTime(const json& object, std::string_view label, std::string_view key) {
-  TimeField out;
-  if (key.empty()) return out;
-  auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return out;
-  std::optional<TimePoint> t;
-  if (it->is_string()) t = ParseRfc3339(it->get_ref<const std::string&>());
-  if (t && domain::IsRepresentableFactTime(*t)) {
-    out.value = t;
-  } else {
-    out.problem = std::string(label).append(key).append(" is not an RFC 3339 time in 1970..9999");
-  }
-  return out;
-}
-
-// Fills `out` from the envelope's `data`. Returns the dead-letter reason if `data` is unusable.
-std::optional<std::string> MapData(const Mapping& mapping, const json& envelope,
-                                   TimePoint envelope_time, NormalizedEvent& out) {
-  auto data = envelope.find("data");
-  if (data == envelope.end() || data->is_null()) return "data missing";
-  if (!data->is_object()) return "data is not an object";
+// Fills `out` from `data` (labelled `label` in reasons: "data." or "metadata."). Returns the
+// dead-letter reason if `data` is unusable.
+std::optional<std::string> MapData(const Mapping& mapping, const json* data, std::string_view label,
+                                   TimePoint fallback_time, NormalizedEvent& out) {
+  const std::string name(label.substr(0, label.size() - 1));  // "data"
+  if (data == nullptr || data->is_null()) return name + " missing";
+  if (!data->is_object()) return name + " is not an object";
 
   auto required = [&](std::string_view key, std::string& field) -> std::optional<std::string> {
     if (key.empty()) return std::nullopt;
-    return ReadRequiredString(*data, "data.", key, domain::kMaxIdBytes, field);
+    return ReadRequiredString(*data, label, key, domain::kMaxIdBytes, field);
   };
   out.kind = mapping.kind;
   if (auto problem = required(mapping.user_id, out.user_id)) return problem;
   if (auto problem = required(mapping.account_id, out.account_id)) return problem;
   if (mapping.role_required) {
     std::string role;
-    if (auto problem = ReadRequiredString(*data, "data.", mapping.role, domain::kMaxRoleBytes, role)) {
+    if (auto problem = ReadRequiredString(*data, label, mapping.role, domain::kMaxRoleBytes, role)) {
       return problem;
     }
     out.role = std::move(role);
@@ -208,6 +160,7 @@ std::optional<std::string> MapData(const Mapping& mapping, const json& envelope,
     std::optional<std::string>& field = out.*optional.field;
     if (field.has_value()) continue;  // a required role, read above
     field = OptionalString(*data, mapping.*optional.key);
+    if (!field && optional.field == &NormalizedEvent::actor) field = OptionalString(*data, mapping.actor_alt);
     if (!field || field->size() <= optional.max_bytes) continue;
     switch (optional.over_limit) {
       case OverLimit::kTruncate:
@@ -217,15 +170,32 @@ std::optional<std::string> MapData(const Mapping& mapping, const json& envelope,
         field.reset();
         break;
       case OverLimit::kDeadLetter:
-        return "data." + std::string(mapping.*optional.key) + " is longer than " +
+        return std::string(label) + std::string(mapping.*optional.key) + " is longer than " +
                std::to_string(optional.max_bytes) + " bytes";
     }
   }
-  TimeField fact_time = ReadTime(*data, "data.", mapping.fact_time);
+  TimeField fact_time = ReadTime(*data, label, mapping.fact_time);
   if (fact_time.problem) return fact_time.problem;
-  out.fact_time = fact_time.value.value_or(envelope_time);
+  out.fact_time = fact_time.value.value_or(fallback_time);
   return std::nullopt;
 }
+
+// Audit-log actions that carry the same data as a webhook (reference: the "audit action it
+// mirrors" column of each event's documentation; member_removed and member_role_changed are
+// inferred, as their webhooks are).
+struct AuditAction {
+  std::string_view action;
+  std::string_view webhook_type;
+};
+constexpr AuditAction kAuditActions[] = {
+    {"ops.end_user.disabled", "huudis.user.disabled.v1"},
+    {"ops.end_user.enabled", "huudis.user.enabled.v1"},
+    {"auth.signup", "huudis.user.created.v1"},
+    {"account.workspace_created", "huudis.account.created.v1"},
+    {"account.member_added", "huudis.account.member_added.v1"},
+    {"account.member_removed", "huudis.account.member_removed.v1"},
+    {"account.member_role_changed", "huudis.account.member_role_changed.v1"},
+};
 
 // Crockford base32 digit value (either case), or -1. I, L, O and U are not digits.
 int CrockfordValue(char c) {
@@ -236,6 +206,20 @@ int CrockfordValue(char c) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> HuudisWebhookTypeForAuditAction(std::string_view action) {
+  for (const AuditAction& a : kAuditActions) {
+    if (a.action == action) return a.webhook_type;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> MapHuudisData(std::string_view webhook_type, const json* data, std::string_view label,
+                                         TimePoint fallback_time, domain::NormalizedEvent& out) {
+  const Mapping* mapping = FindMapping(webhook_type);
+  if (mapping == nullptr) return "no mapping for " + std::string(webhook_type);
+  return MapData(*mapping, data, label, fallback_time, out);
+}
 
 std::optional<TimePoint> HuudisEventIdTime(std::string_view event_id) {
   constexpr std::string_view kPrefix = "evt_";
@@ -314,7 +298,8 @@ absl::StatusOr<ProviderEvent> HuudisAdapter::Decode(const HeaderLookup& headers,
     return event;
   }
   NormalizedEvent normalized;
-  if (auto reason = MapData(*mapping, envelope, event.fact_time, normalized)) {
+  auto data = envelope.find("data");
+  if (auto reason = MapData(*mapping, data == envelope.end() ? nullptr : &*data, "data.", event.fact_time, normalized)) {
     event.dead_letter_reason = std::move(reason);
   } else {
     event.events.push_back(std::move(normalized));

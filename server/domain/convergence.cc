@@ -92,7 +92,7 @@ bool ApplyMembership(MembershipRecord& m, const ProviderEvent& pe, const Normali
   if (e.kind == EventKind::kMemberAdded && IsNewer(v, m.join_version)) {
     // Join details are their own fact (the newest add), independent of presence.
     m.join_version = v;
-    m.joined_at = e.fact_time;
+    m.joined_at = e.joined_at.value_or(e.fact_time);
     m.added_via = e.added_via;
     m.added_by = e.actor;
   }

@@ -90,7 +90,10 @@ int ClampFutureFactTimes(ProviderEvent& event, std::chrono::seconds max_skew) {
     }
   };
   clamp(event.fact_time);
-  for (NormalizedEvent& e : event.events) clamp(e.fact_time);
+  for (NormalizedEvent& e : event.events) {
+    clamp(e.fact_time);
+    if (e.joined_at) clamp(*e.joined_at);
+  }
   return clamped;
 }
 
@@ -98,6 +101,7 @@ std::optional<std::string> CheckValues(const NormalizedEvent& e) {
   for (auto problem : {CheckString("user id", e.user_id, kMaxIdBytes, NeedsUser(e.kind)),
                        CheckString("account id", e.account_id, kMaxIdBytes, NeedsAccount(e.kind)),
                        CheckTime("fact time", e.fact_time),
+                       e.joined_at ? CheckTime("join time", *e.joined_at) : std::nullopt,
                        CheckOptional("email", e.email, kMaxEmailBytes),
                        CheckOptional("name", e.name, kMaxNameBytes),
                        CheckOptional("account name", e.account_name, kMaxNameBytes),

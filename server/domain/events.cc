@@ -15,7 +15,7 @@ std::optional<Enum> ParseByName(const std::array<std::string_view, N>& names, st
   return std::nullopt;
 }
 
-constexpr std::array<std::string_view, 3> kProviderNames = {"huudis", "fusionauth", "operator"};
+constexpr std::array<std::string_view, 4> kProviderNames = {"huudis", "fusionauth", "operator", "monocloud"};
 constexpr std::array<std::string_view, 9> kEventKindNames = {
     "UserCreated",    "UserUpdated",  "UserDisabled",      "UserEnabled",  "UserDeleted",
     "AccountCreated", "MemberAdded",  "MemberRoleChanged", "MemberRemoved"};

@@ -11,9 +11,9 @@
 
 namespace mm::domain {
 
-enum class Provider { kHuudis, kFusionAuth, kOperator };
+enum class Provider { kHuudis, kFusionAuth, kOperator, kMonoCloud };
 
-// "huudis" | "fusionauth" | "operator" (the values in API answers and the database).
+// "huudis" | "fusionauth" | "operator" | "monocloud" (the values in API answers and the database).
 std::string_view ProviderName(Provider provider);
 std::optional<Provider> ParseProvider(std::string_view name);
 
@@ -47,6 +47,9 @@ struct NormalizedEvent {
   std::optional<std::string> reason;        // kUserDisabled
   std::optional<std::string> actor;         // who did it: disabledBy, addedByUserId, ...
   std::optional<std::string> added_via;     // kMemberAdded
+  // kMemberAdded: when the member joined, if not the fact time (a reconcile run that finds a
+  // member missing adds them at the listing's start time, but they joined when the list says).
+  std::optional<TimePoint> joined_at;
 };
 
 // One authenticated delivery from a provider: the unit of deduplication, keyed by

@@ -14,53 +14,76 @@ EventWriter::EventWriter(store::EventStore& store, EventWriterOptions options,
 EventWriter::~EventWriter() { Stop(); }
 
 void EventWriter::Submit(domain::ProviderEvent event, Callback done) {
-  absl::StatusOr<domain::Prepared> prepared = domain::PrepareForStore(event, options_.max_clock_skew);
-  if (!prepared.ok()) return done(prepared.status());
-  if (prepared->clamped > 0 && observer_.clamped) observer_.clamped(event.provider, prepared->clamped);
+  Pending pending;
+  pending.events.push_back(std::move(event));
+  pending.done = [done = std::move(done)](absl::StatusOr<std::vector<store::ApplyResult>> results) {
+    if (!results.ok()) return done(results.status());
+    done(results->front());
+  };
+  Enqueue(std::move(pending));
+}
+
+void EventWriter::SubmitPage(std::vector<domain::ProviderEvent> events, store::SourceCheckpoint checkpoint,
+                             PageCallback done) {
+  Enqueue({.events = std::move(events), .checkpoint = std::move(checkpoint), .done = std::move(done)});
+}
+
+void EventWriter::Enqueue(Pending pending) {
+  for (domain::ProviderEvent& event : pending.events) {
+    absl::StatusOr<domain::Prepared> prepared = domain::PrepareForStore(event, options_.max_clock_skew);
+    if (!prepared.ok()) return pending.done(prepared.status());
+    if (prepared->clamped > 0 && observer_.clamped) observer_.clamped(event.provider, prepared->clamped);
+  }
   absl::Status rejection;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
+    const size_t events = pending.events.size();
     if (stopping_) {
       rejection = absl::UnavailableError("shutting down");
     } else if (std::chrono::steady_clock::now() < backoff_until_) {
       rejection = absl::UnavailableError("database unavailable");
-    } else if (queue_.size() >= options_.max_queue) {
+    } else if (queued_events_ + events > options_.max_queue) {
       rejection = absl::ResourceExhaustedError("write queue full");
     } else {
-      queue_.push_back({std::move(event), std::move(done)});
-      wake_.notify_one();
+      queued_events_ += events;
+      queue_.push_back(std::move(pending));
       return;
     }
   }
-  done(rejection);
+  pending.done(rejection);
 }
 
 void EventWriter::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
-    wake_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
 }
 
 size_t EventWriter::queued() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
+  absl::MutexLock lock(&mu_);
+  return queued_events_;
 }
 
 void EventWriter::Run() {
   std::vector<Pending> batch;
   while (true) {
     {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](EventWriter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->stopping_ || !w->queue_.empty(); },
+          this));
       if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
+      size_t events = 0;
+      // At least one request; then as many as fit under max_batch events.
+      while (!queue_.empty() && (batch.empty() || events + queue_.front().events.size() <= options_.max_batch)) {
+        events += queue_.front().events.size();
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      queued_events_ -= events;
     }
     CommitBatch(batch);
     batch.clear();
@@ -68,54 +91,70 @@ void EventWriter::Run() {
 }
 
 absl::StatusOr<std::vector<store::ApplyResult>> EventWriter::ApplyWithRetries(
-    std::span<const domain::ProviderEvent* const> events) {
+    std::span<const domain::ProviderEvent* const> events,
+    std::span<const store::SourceCheckpoint* const> checkpoints) {
   absl::StatusOr<std::vector<store::ApplyResult>> results;
   for (int attempt = 0;; ++attempt) {
-    results = store_.ApplyBatch(events);
+    results = store_.ApplyBatch(events, checkpoints);
     if (results.ok() || !absl::IsAborted(results.status()) || attempt >= options_.conflict_retries) {
       return results;
     }
   }
 }
 
+void EventWriter::NoteUnavailable(const absl::Status& status, size_t events) {
+  {
+    absl::MutexLock lock(&mu_);
+    backoff_until_ = std::chrono::steady_clock::now() + options_.unavailable_backoff;
+  }
+  if (healthy_.exchange(false)) {
+    log::Error("event batch not committed: database unavailable",
+               {{"events", std::to_string(events)}, {"error", std::string(status.message())}});
+  }
+}
+
+void EventWriter::NoteCommitted(uint64_t sequence) {
+  if (!healthy_.exchange(true)) log::Info("event writer recovered: database reachable again");
+  if (sequence > last_sequence_.load()) last_sequence_.store(sequence);  // only this thread writes it
+}
+
 void EventWriter::CommitBatch(std::vector<Pending>& batch) {
   std::vector<const domain::ProviderEvent*> events;
-  events.reserve(batch.size());
-  for (const Pending& p : batch) events.push_back(&p.event);
+  std::vector<const store::SourceCheckpoint*> checkpoints;
+  for (const Pending& p : batch) {
+    for (const domain::ProviderEvent& e : p.events) events.push_back(&e);
+    if (p.checkpoint) checkpoints.push_back(&*p.checkpoint);
+  }
 
   auto started = std::chrono::steady_clock::now();
-  absl::StatusOr<std::vector<store::ApplyResult>> results = ApplyWithRetries(events);
+  absl::StatusOr<std::vector<store::ApplyResult>> results = ApplyWithRetries(events, checkpoints);
   auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
-  if (observer_.batch) observer_.batch(batch.size(), elapsed, results.ok());
+  if (observer_.batch) observer_.batch(events.size(), elapsed, results.ok());
 
   if (results.ok()) {
-    if (!healthy_.exchange(true)) log::Info("event writer recovered: database reachable again");
-    if (!results->empty()) {
-      uint64_t seq = results->back().sequence;  // every result of a batch carries its last sequence
-      if (seq > last_sequence_.load()) last_sequence_.store(seq);  // only this thread writes it
+    // Every result of a batch carries its last sequence.
+    NoteCommitted(results->empty() ? 0 : results->back().sequence);
+    size_t next = 0;
+    for (Pending& p : batch) {
+      std::vector<store::ApplyResult> own(results->begin() + static_cast<std::ptrdiff_t>(next),
+                                          results->begin() + static_cast<std::ptrdiff_t>(next + p.events.size()));
+      next += p.events.size();
+      p.done(std::move(own));
     }
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done((*results)[i]);
     return;
   }
   const absl::Status& status = results.status();
   if (absl::IsUnavailable(status)) {
-    {
-      std::lock_guard lock(mu_);
-      backoff_until_ = std::chrono::steady_clock::now() + options_.unavailable_backoff;
-    }
-    if (healthy_.exchange(false)) {
-      log::Error("event batch not committed: database unavailable",
-                 {{"events", std::to_string(batch.size())}, {"error", std::string(status.message())}});
-    }
+    NoteUnavailable(status, events.size());
     // Nothing was committed: every waiter is told so and the provider retries.
     for (Pending& p : batch) p.done(absl::UnavailableError("database unavailable"));
     return;
   }
   if (batch.size() > 1) {
-    // One bad event must not fail its neighbours: retry each on its own so only it fails.
-    log::Warn("event batch failed; retrying its events one by one",
-              {{"events", std::to_string(batch.size())}, {"error", std::string(status.message())}});
+    // One bad event must not fail its neighbours: retry each request on its own so only it fails.
+    log::Warn("event batch failed; retrying its requests one by one",
+              {{"requests", std::to_string(batch.size())}, {"error", std::string(status.message())}});
     for (Pending& p : batch) {
       std::vector<Pending> single;
       single.push_back(std::move(p));
@@ -124,40 +163,86 @@ void EventWriter::CommitBatch(std::vector<Pending>& batch) {
     return;
   }
   Pending& pending = batch.front();
-  if (absl::IsInvalidArgument(status)) return DeadLetter(pending, status);
+  if (pending.checkpoint || pending.events.size() != 1) return CommitPageAlone(pending);
+  absl::StatusOr<store::ApplyResult> result = Resolve(pending.events.front(), status);
+  if (!result.ok()) return pending.done(result.status());
+  pending.done(std::vector<store::ApplyResult>{*result});
+}
+
+void EventWriter::CommitPageAlone(Pending& page) {
+  std::vector<store::ApplyResult> results;
+  results.reserve(page.events.size());
+  for (const domain::ProviderEvent& event : page.events) {
+    absl::StatusOr<store::ApplyResult> result = CommitAlone(event);
+    // Those before it are committed; the checkpoint is not, so the source reads the page again.
+    if (!result.ok()) return page.done(result.status());
+    results.push_back(*result);
+  }
+  if (page.checkpoint) {
+    const store::SourceCheckpoint* checkpoints[] = {&*page.checkpoint};
+    absl::StatusOr<std::vector<store::ApplyResult>> written = ApplyWithRetries({}, checkpoints);
+    if (!written.ok()) {
+      if (absl::IsUnavailable(written.status())) NoteUnavailable(written.status(), 0);
+      log::Error("source checkpoint not committed", {{"source", page.checkpoint->source},
+                                                    {"scope", page.checkpoint->scope},
+                                                    {"error", std::string(written.status().message())}});
+      return page.done(absl::IsUnavailable(written.status()) || absl::IsAborted(written.status())
+                           ? absl::UnavailableError("database unavailable")
+                           : absl::InternalError("source checkpoint could not be stored"));
+    }
+  }
+  page.done(std::move(results));
+}
+
+absl::StatusOr<store::ApplyResult> EventWriter::CommitAlone(const domain::ProviderEvent& event) {
+  const domain::ProviderEvent* events[] = {&event};
+  absl::StatusOr<std::vector<store::ApplyResult>> results = ApplyWithRetries(events, {});
+  if (results.ok()) {
+    NoteCommitted(results->front().sequence);
+    return results->front();
+  }
+  return Resolve(event, results.status());
+}
+
+absl::StatusOr<store::ApplyResult> EventWriter::Resolve(const domain::ProviderEvent& event,
+                                                        const absl::Status& status) {
+  if (absl::IsUnavailable(status)) {
+    NoteUnavailable(status, 1);
+    return absl::UnavailableError("database unavailable");
+  }
   if (absl::IsAborted(status)) {
     // A conflict that outlived the retries is still transient: the sender retries later.
     log::Warn("event not committed: transaction conflict persisted",
-              {{"event_id", pending.event.event_id}, {"error", std::string(status.message())}});
-    return pending.done(absl::UnavailableError("transaction conflict; retry"));
+              {{"event_id", event.event_id}, {"error", std::string(status.message())}});
+    return absl::UnavailableError("transaction conflict; retry");
   }
-  log::Error("event not committed", {{"provider", std::string(domain::ProviderName(pending.event.provider))},
-                                     {"event_id", pending.event.event_id},
-                                     {"error", std::string(status.message())}});
-  pending.done(absl::InternalError("event could not be stored"));
-}
-
-void EventWriter::DeadLetter(Pending& pending, const absl::Status& refusal) {
-  domain::ProviderEvent letter = pending.event;
+  if (!absl::IsInvalidArgument(status)) {
+    log::Error("event not committed", {{"provider", std::string(domain::ProviderName(event.provider))},
+                                       {"event_id", event.event_id},
+                                       {"error", std::string(status.message())}});
+    return absl::InternalError("event could not be stored");
+  }
+  // The database refused one of its values: keep the event as a dead letter, with the reason.
+  domain::ProviderEvent letter = event;
   letter.events.clear();
   letter.ignored = false;
-  letter.dead_letter_reason =
-      domain::TruncateUtf8(std::string(refusal.message()), domain::kMaxReasonBytes);
+  letter.dead_letter_reason = domain::TruncateUtf8(std::string(status.message()), domain::kMaxReasonBytes);
   log::Warn("event dead-lettered: the database refused one of its values",
             {{"provider", std::string(domain::ProviderName(letter.provider))},
              {"event_id", letter.event_id},
              {"reason", *letter.dead_letter_reason}});
-  const domain::ProviderEvent* events[] = {&letter};
-  absl::StatusOr<std::vector<store::ApplyResult>> results = ApplyWithRetries(events);
+  const domain::ProviderEvent* letters[] = {&letter};
+  absl::StatusOr<std::vector<store::ApplyResult>> results = ApplyWithRetries(letters, {});
   if (results.ok()) {
-    if (results->front().sequence > last_sequence_.load()) last_sequence_.store(results->front().sequence);
-    return pending.done(results->front());
+    NoteCommitted(results->front().sequence);
+    return results->front();
   }
   log::Error("dead letter not stored", {{"event_id", letter.event_id},
                                         {"error", std::string(results.status().message())}});
-  pending.done(absl::IsUnavailable(results.status()) || absl::IsAborted(results.status())
-                   ? absl::UnavailableError("database unavailable")
-                   : absl::InternalError("event could not be stored"));
+  if (absl::IsUnavailable(results.status())) NoteUnavailable(results.status(), 1);
+  return absl::IsUnavailable(results.status()) || absl::IsAborted(results.status())
+             ? absl::UnavailableError("database unavailable")
+             : absl::InternalError("event could not be stored");
 }
 
 }  // namespace mm::ingest

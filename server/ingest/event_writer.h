@@ -1,12 +1,16 @@
 #pragma once
 // Group commit (STYLE.md practice 6; LevelDB's DBImpl::Write): request threads enqueue events
-// and return at once; one writer thread takes everything queued (up to max_batch), applies it
-// in one store transaction and calls each request's callback with its own result. At low load
-// a batch is one event and adds no delay; under load batches grow by themselves while the
-// previous commit is in flight.
+// and return at once; one writer thread takes everything queued (up to max_batch events),
+// applies it in one store transaction and calls each request's callback with its own result.
+// At low load a batch is one event and adds no delay; under load batches grow by themselves
+// while the previous commit is in flight.
+//
+// Two kinds of request: one webhook event (Submit), or a pull source's page (SubmitPage):
+// several events and the source's checkpoint, committed all together or not at all, so that a
+// source's position never gets ahead of the events it yielded.
 //
 // Callbacks run on the writer thread and must not block (post the answer to the connection's
-// own executor). Every submitted event gets exactly one callback, also on shutdown.
+// own executor). Every request gets exactly one callback, also on shutdown.
 //
 // Before queueing, every event goes through domain::PrepareForStore: future fact times are
 // clamped to the receive time, and values out of bounds make the event a dead letter.
@@ -18,20 +22,23 @@
 //   again, so the service recovers by itself. Only this turns healthy() false.
 // - ABORTED (serialization failure, deadlock): retried a few times; if it persists the events
 //   get UNAVAILABLE (503, the sender retries) — transient, not unhealthy.
-// - Any other failure of a batch of several events: each is retried on its own, so only the
-//   one that fails, fails.
+// - Any other failure of a batch of several requests: each is retried on its own, so only the
+//   one that fails, fails; a page that fails on its own is retried event by event, then its
+//   checkpoint alone (a crash in between re-reads the page later: dedup makes that free).
 // - INVALID_ARGUMENT for a single event (the database refused one of its values): it is stored
 //   again as a dead letter with the database's reason, and answered kDeadLettered.
 // - INTERNAL for a single event (a bug): answered INTERNAL (500).
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "store/event_store.h"
 
 namespace mm::ingest {
@@ -60,6 +67,8 @@ struct EventWriterObserver {
 class EventWriter {
  public:
   using Callback = std::function<void(absl::StatusOr<store::ApplyResult>)>;
+  // One result per event of the page, in order.
+  using PageCallback = std::function<void(absl::StatusOr<std::vector<store::ApplyResult>>)>;
 
   EventWriter(store::EventStore& store, EventWriterOptions options,
               EventWriterObserver observer = {});
@@ -71,36 +80,58 @@ class EventWriter {
   // database failure or after Stop(). Thread-safe.
   void Submit(domain::ProviderEvent event, Callback done);
 
+  // Queues a pull source's page: `events` (possibly none) and `checkpoint`, committed in one
+  // transaction, or event by event and then the checkpoint if that fails (see above). `done` is
+  // called exactly once: with every event's result once the checkpoint is committed, or with
+  // the error that left the checkpoint uncommitted. Fails fast like Submit; an event that
+  // cannot be stored at all fails the page with INVALID_ARGUMENT. Thread-safe.
+  void SubmitPage(std::vector<domain::ProviderEvent> events, store::SourceCheckpoint checkpoint,
+                  PageCallback done);
+
   // Stops taking new events, finishes everything queued (the store decides each), joins.
   void Stop();
 
   // False between a failed commit and the next successful one (readiness, metrics).
   bool healthy() const { return healthy_.load(); }
-  size_t queued() const;
+  size_t queued() const;  // events waiting
   // Highest change-log sequence a batch of this writer committed (0 before the first).
   uint64_t last_committed_sequence() const { return last_sequence_.load(); }
 
  private:
+  // One request: a webhook's event, or a page with its checkpoint.
   struct Pending {
-    domain::ProviderEvent event;
-    Callback done;
+    std::vector<domain::ProviderEvent> events;
+    std::optional<store::SourceCheckpoint> checkpoint;
+    PageCallback done;
   };
+  // Prepares the events and queues the request, or answers it at once.
+  void Enqueue(Pending pending);
   void Run();
   void CommitBatch(std::vector<Pending>& batch);
+  // A page that failed as part of a batch, retried on its own: event by event, then the
+  // checkpoint.
+  void CommitPageAlone(Pending& page);
+  // One event on its own; an event the database refuses is stored as a dead letter instead.
+  absl::StatusOr<store::ApplyResult> CommitAlone(const domain::ProviderEvent& event);
+  // The answer for one event whose transaction on its own failed with `status`: UNAVAILABLE
+  // for transient causes, a dead letter for a refused value, INTERNAL for anything else.
+  absl::StatusOr<store::ApplyResult> Resolve(const domain::ProviderEvent& event, const absl::Status& status);
   // ApplyBatch, retried while it reports a conflict (ABORTED).
   absl::StatusOr<std::vector<store::ApplyResult>> ApplyWithRetries(
-      std::span<const domain::ProviderEvent* const> events);
-  // Stores the one event the database refused as a dead letter; answers it.
-  void DeadLetter(Pending& pending, const absl::Status& refusal);
+      std::span<const domain::ProviderEvent* const> events,
+      std::span<const store::SourceCheckpoint* const> checkpoints);
+  // Marks the database unavailable (back-off, unhealthy) and says so once.
+  void NoteUnavailable(const absl::Status& status, size_t events);
+  void NoteCommitted(uint64_t sequence);
 
   store::EventStore& store_;
   const EventWriterOptions options_;
   const EventWriterObserver observer_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Pending> queue_;
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point backoff_until_{};
+  mutable absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point backoff_until_ ABSL_GUARDED_BY(mu_){};
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> last_sequence_{0};
   std::thread thread_;

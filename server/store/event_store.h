@@ -30,15 +30,37 @@ struct ApplyResult {
   uint64_t sequence = 0;
 };
 
+// Where a pull source stands (DESIGN §3b), written in the same transaction as the events it
+// yielded so that a crash mid-page neither skips nor re-applies anything.
+struct SourceCheckpoint {
+  std::string source;  // "huudis-audit", "huudis-lists", "monocloud", "fusionauth-users"
+  std::string scope;   // a workspace, group or tenant id; "" for a single-scope source
+  // The source's own position, as JSON (e.g. an unfinished sweep's cursor); replaces the
+  // stored one when set.
+  std::optional<std::string> position_json;
+  // How far the source is known complete; replaces the stored one when set.
+  std::optional<TimePoint> watermark;
+  int64_t events_yielded = 0;  // added to the stored count
+  // The items the last complete listing held (source_items), as a diff.
+  std::vector<std::string> items_added;
+  std::vector<std::string> items_removed;
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
   // Applies a batch in one transaction: dedup on (provider, event_id) — also within the batch —,
-  // convergence (domain/convergence.h), seat counts, change log, and a notification to followers.
-  // Either every event gets its result and everything is committed, or an error is returned and
-  // nothing is. Not thread-safe: one writer thread owns an instance.
+  // convergence (domain/convergence.h), seat counts, change log, the checkpoints of pull
+  // sources, and a notification to followers. Either every event gets its result and
+  // everything is committed, or an error is returned and nothing is. Not thread-safe: one
+  // writer thread owns an instance.
   virtual absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
-      std::span<const domain::ProviderEvent* const> batch) = 0;
+      std::span<const domain::ProviderEvent* const> batch,
+      std::span<const SourceCheckpoint* const> checkpoints) = 0;
+  // A batch without checkpoints.
+  absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(std::span<const domain::ProviderEvent* const> batch) {
+    return ApplyBatch(batch, {});
+  }
 };
 
 // What the IsUserActive cache keeps per user.

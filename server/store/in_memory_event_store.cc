@@ -8,7 +8,7 @@
 namespace mm::store {
 
 absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
-    std::span<const domain::ProviderEvent* const> batch) {
+    std::span<const domain::ProviderEvent* const> batch, std::span<const SourceCheckpoint* const> checkpoints) {
   if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
   std::lock_guard lock(mu_);
   std::vector<ApplyResult> results(batch.size());
@@ -30,6 +30,14 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
   for (const auto& id : changed.accounts) append(EntityKind::kAccount, domain::ToJson(state_.accounts.at(id)));
   for (const auto& key : changed.memberships) append(EntityKind::kMembership, domain::ToJson(state_.memberships.at(key)));
   for (ApplyResult& r : results) r.sequence = log_.size();
+  for (const SourceCheckpoint* c : checkpoints) {
+    SourceRecord& record = sources_[{c->source, c->scope}];
+    if (c->position_json) record.position_json = c->position_json;
+    if (c->watermark) record.watermark = c->watermark;
+    record.events_yielded += c->events_yielded;
+    for (const std::string& item : c->items_added) record.items.insert(item);
+    for (const std::string& item : c->items_removed) record.items.erase(item);
+  }
   ++batches_;
   if (!history_.empty()) history_.emplace(log_.size(), Snapshot{state_, events_});
   changed_.notify_all();
@@ -92,6 +100,14 @@ uint64_t InMemoryEventStore::LastSequence() const {
 size_t InMemoryEventStore::BatchesCommitted() const {
   std::lock_guard lock(mu_);
   return batches_;
+}
+
+std::optional<InMemoryEventStore::SourceRecord> InMemoryEventStore::Source(const std::string& source,
+                                                                           const std::string& scope) const {
+  std::lock_guard lock(mu_);
+  auto it = sources_.find({source, scope});
+  if (it == sources_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<domain::Outcome> InMemoryEventStore::StoredOutcome(domain::Provider provider,

@@ -20,8 +20,10 @@ namespace mm::store {
 
 class InMemoryEventStore final : public EventStore, public ChangeFeed {
  public:
+  using EventStore::ApplyBatch;
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
-      std::span<const domain::ProviderEvent* const> batch) override;
+      std::span<const domain::ProviderEvent* const> batch,
+      std::span<const SourceCheckpoint* const> checkpoints) override;
 
   absl::StatusOr<uint64_t> LoadUserStates(const std::function<void(UserStateRow&&)>& row) override;
   absl::StatusOr<ChangeRead> ReadChanges(uint64_t after, int limit) override;
@@ -36,6 +38,15 @@ class InMemoryEventStore final : public EventStore, public ChangeFeed {
   domain::StateSet State() const;
   uint64_t LastSequence() const;
   size_t BatchesCommitted() const;
+  // What the checkpoints of (source, scope) have written: position, watermark, events
+  // yielded, items.
+  struct SourceRecord {
+    std::optional<std::string> position_json;
+    std::optional<TimePoint> watermark;
+    int64_t events_yielded = 0;
+    std::set<std::string> items;
+  };
+  std::optional<SourceRecord> Source(const std::string& source, const std::string& scope) const;
   // Outcome recorded for a stored event, if stored.
   std::optional<domain::Outcome> StoredOutcome(domain::Provider provider,
                                                const std::string& event_id) const;
@@ -54,6 +65,7 @@ class InMemoryEventStore final : public EventStore, public ChangeFeed {
     std::map<std::pair<domain::Provider, std::string>, domain::Outcome> events;
   };
   std::map<uint64_t, Snapshot> history_;  // by sequence; empty unless KeepHistory()
+  std::map<std::pair<std::string, std::string>, SourceRecord> sources_;
 };
 
 }  // namespace mm::store

@@ -25,6 +25,7 @@ using domain::StateSet;
 constexpr char kLockHead[] = "lock_head";
 constexpr char kLoadBatchState[] = "load_batch_state";
 constexpr char kWriteBatch[] = "write_batch";
+constexpr char kWriteCheckpoint[] = "write_checkpoint";
 
 // A batch costs four round trips whatever its size: lock, read, write, commit. The read must be
 // its own statement after the lock (in READ COMMITTED each statement takes a new snapshot, so
@@ -112,6 +113,22 @@ std::vector<PgConnection::Statement> Statements() {
        "  UPDATE change_log_head SET last_sequence = $22 WHERE singleton AND last_sequence <> $22"
        "  RETURNING last_sequence)"
        " SELECT pg_notify('" + std::string(kChangesChannel) + "', last_sequence::text) FROM head"},
+      // A pull source's checkpoint (store/event_store.h SourceCheckpoint): its position and
+      // watermark replaced when given, its count of events added to, its items as a diff.
+      {kWriteCheckpoint,
+       "WITH state AS ("
+       "  INSERT INTO source_state (source, scope, position, watermark, events_yielded)"
+       "  VALUES ($1, $2, coalesce($3::jsonb, '{}'), $4::timestamptz, $5)"
+       "  ON CONFLICT (source, scope) DO UPDATE SET"
+       "  position = coalesce($3::jsonb, source_state.position),"
+       "  watermark = coalesce($4::timestamptz, source_state.watermark),"
+       "  events_yielded = source_state.events_yielded + $5, updated_at = now()),"
+       " added AS ("
+       "  INSERT INTO source_items (source, scope, item_id) SELECT $1, $2, unnest($6::text[])"
+       "  ON CONFLICT DO NOTHING),"
+       " removed AS ("
+       "  DELETE FROM source_items WHERE source = $1 AND scope = $2 AND item_id = ANY($7::text[]))"
+       " SELECT 1"},
   };
 }
 
@@ -280,7 +297,7 @@ absl::Status PgEventStore::Connect() {
 }
 
 absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
-    std::span<const ProviderEvent* const> batch) {
+    std::span<const ProviderEvent* const> batch, std::span<const SourceCheckpoint* const> checkpoints) {
   std::vector<ApplyResult> results(batch.size());
   absl::Status status = CatchAll([&] {
     pqxx::work txn(conn_->Get());
@@ -337,6 +354,11 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
                         w.event_types.Finish(), w.event_fact_times.Finish(), w.event_received.Finish(),
                         w.event_outcomes.Finish(), w.event_bodies.Finish(), w.dead_providers.Finish(),
                         w.dead_ids.Finish(), w.dead_reasons.Finish());
+    }
+    for (const SourceCheckpoint* c : checkpoints) {
+      txn.exec_prepared(kWriteCheckpoint, c->source, c->scope, c->position_json, TimeText(c->watermark),
+                        static_cast<long long>(c->events_yielded), ToPgArray(c->items_added),
+                        ToPgArray(c->items_removed));
     }
     txn.commit();
   });

@@ -9,7 +9,9 @@
 //   3. apply the convergence rules in memory (domain/convergence.h — the one implementation);
 //   4. one write (data-modifying CTEs over `unnest` arrays): changed records, seat-count deltas,
 //      change-log rows, provider events and dead letters; advance the head; NOTIFY followers;
-//   5. commit.
+//   5. with pull-source checkpoints, one more statement per checkpoint (source_state,
+//      source_items);
+//   6. commit.
 
 #include <memory>
 #include <string>
@@ -28,8 +30,10 @@ class PgEventStore final : public EventStore {
   // Connects and prepares every statement, so bad SQL or a missing schema fails at start-up.
   absl::Status Connect();
 
+  using EventStore::ApplyBatch;
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
-      std::span<const domain::ProviderEvent* const> batch) override;
+      std::span<const domain::ProviderEvent* const> batch,
+      std::span<const SourceCheckpoint* const> checkpoints) override;
 
  private:
   std::unique_ptr<PgConnection> conn_;

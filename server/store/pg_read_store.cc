@@ -3,6 +3,8 @@
 #include "domain/records_json.h"
 #include "store/pg_change_rows.h"
 #include "store/pg_connection.h"
+#include "store/pg_source_rows.h"
+#include "store/pg_source_store.h"
 
 namespace mm::store {
 namespace {
@@ -14,6 +16,7 @@ constexpr char kListMembersByRole[] = "list_members_by_role";
 constexpr char kListUserMemberships[] = "list_user_memberships";
 constexpr char kGetSeatCount[] = "get_seat_count";
 constexpr char kListSeatCounts[] = "list_seat_counts";
+constexpr char kListSources[] = "list_sources";
 
 // Membership rows with what callers want beside them: the account's name and the user's
 // email and name, as the mirror knows them now.
@@ -46,6 +49,7 @@ std::vector<PgConnection::Statement> Statements() {
        " LEFT JOIN seat_counts s ON s.account_id = p.account_id"
        " ORDER BY p.account_id, s.role"},
       ReadChangesStatement(),
+      {kListSources, "SELECT " MM_SOURCE_STATUS_COLUMNS " FROM source_state ORDER BY source, scope"},
   };
 }
 
@@ -188,6 +192,15 @@ absl::StatusOr<std::vector<ChangeRow>> PgReadStore::ReadChanges(uint64_t after, 
   absl::Status s = Run([&](pqxx::read_transaction& txn) { rows = ReadChangeRows(txn, after, limit); });
   if (!s.ok()) return s;
   return rows;
+}
+
+absl::StatusOr<std::vector<SourceStatus>> PgReadStore::ListSources() {
+  std::vector<SourceStatus> out;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    for (const auto& r : txn.exec_prepared(kListSources)) out.push_back(SourceStatusFrom(r));
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace mm::store

@@ -29,6 +29,7 @@ class PgReadStore final : public ReadStore {
   absl::StatusOr<Page<SeatCountView>> ListSeatCounts(const std::string& after_account_id,
                                                      int limit) override;
   absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
+  absl::StatusOr<std::vector<SourceStatus>> ListSources() override;
 
  private:
   template <typename Fn>

@@ -16,6 +16,7 @@
 #include "common/time.h"
 #include "domain/records.h"
 #include "store/event_store.h"
+#include "store/source_store.h"
 
 namespace mm::store {
 
@@ -72,6 +73,8 @@ class ReadStore {
   // Change-log rows with sequence > `after`, in order, at most `limit` (the same contract as
   // ChangeFeed::ReadChanges: sequences commit in order, so no committed row is ever skipped).
   virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;
+  // Every pull source's status by source and scope (AdminService.ListSources).
+  virtual absl::StatusOr<std::vector<SourceStatus>> ListSources() = 0;
 };
 
 }  // namespace mm::store

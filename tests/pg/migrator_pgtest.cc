@@ -34,8 +34,17 @@ std::vector<Migration> Migrations(const std::vector<MigrationSource>& extra = {}
   return *prepared;
 }
 
-const MigrationSource kExtra{"0002_extra.sql", "CREATE TABLE extra_one (x int);"};
-const MigrationSource kMore{"0003_more.sql", "CREATE TABLE extra_two (x int);"};
+// Synthetic migrations numbered after any the binary will ever embed.
+const MigrationSource kExtra{"9001_extra.sql", "CREATE TABLE extra_one (x int);"};
+const MigrationSource kMore{"9002_more.sql", "CREATE TABLE extra_two (x int);"};
+
+// "1,2,...": the embedded migrations' versions, then `extra`, as AppliedVersions shows them.
+std::string Versions(const std::vector<int>& extra = {}) {
+  std::string out;
+  for (const Migration& m : Migrations()) out += (out.empty() ? "" : ",") + std::to_string(m.version);
+  for (int v : extra) out += "," + std::to_string(v);
+  return out;
+}
 
 std::vector<std::string> FileNames(const std::vector<Migration>& migrations) {
   std::vector<std::string> names;
@@ -54,13 +63,14 @@ class MigratorTest : public ::testing::Test {
     return db_->Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations");
   }
 
-  // After 0001 and 0002 were applied: `migrations` is refused naming `file`, nothing applied.
+  // After the embedded ones and 9001 were applied: `migrations` is refused naming `file`,
+  // nothing applied.
   void ExpectRefused(const std::vector<Migration>& migrations, const std::string& file) const {
     auto refused = ApplyMigrations(db_->url(), migrations);
     EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
     EXPECT_NE(refused.status().message().find(file), std::string::npos) << refused.status();
     EXPECT_FALSE(TableExists("extra_two"));
-    EXPECT_EQ(AppliedVersions(), "1,2");
+    EXPECT_EQ(AppliedVersions(), Versions({9001}));
   }
 
   std::unique_ptr<TestDatabase> db_;
@@ -119,7 +129,7 @@ TEST_F(MigratorTest, CheckSchemaCurrentNamesTheFirstMissingMigration) {
 
   absl::Status behind = CheckSchemaCurrent(db_->url(), Migrations({kExtra}));
   EXPECT_TRUE(absl::IsFailedPrecondition(behind)) << behind;
-  EXPECT_NE(behind.message().find("0002_extra.sql"), std::string::npos) << behind;
+  EXPECT_NE(behind.message().find("9001_extra.sql"), std::string::npos) << behind;
 }
 
 TEST_F(MigratorTest, EditedAppliedMigrationIsRefusedAndNothingElseApplied) {
@@ -133,37 +143,37 @@ TEST_F(MigratorTest, EditedAppliedMigrationIsRefusedAndNothingElseApplied) {
 
 TEST_F(MigratorTest, EditedMigrationFileIsRefused) {
   ASSERT_TRUE(ApplyMigrations(db_->url(), Migrations({kExtra})).ok());
-  const MigrationSource edited{"0002_extra.sql", "CREATE TABLE extra_one (x int, y int);"};
+  const MigrationSource edited{"9001_extra.sql", "CREATE TABLE extra_one (x int, y int);"};
 
-  ExpectRefused(Migrations({edited, kMore}), "0002_extra.sql");
+  ExpectRefused(Migrations({edited, kMore}), "9001_extra.sql");
   EXPECT_TRUE(absl::IsFailedPrecondition(CheckSchemaCurrent(db_->url(), Migrations({edited}))));
 }
 
 TEST_F(MigratorTest, FailingMigrationRollsBackOnlyItself) {
-  const MigrationSource broken{"0003_broken.sql",
+  const MigrationSource broken{"9003_broken.sql",
                                "CREATE TABLE half_done (x int); SELECT no_such_function();"};
-  const MigrationSource after{"0004_after.sql", "CREATE TABLE after_broken (x int);"};
+  const MigrationSource after{"9004_after.sql", "CREATE TABLE after_broken (x int);"};
 
   auto failed = ApplyMigrations(db_->url(), Migrations({kExtra, broken, after}));
   EXPECT_TRUE(absl::IsInternal(failed.status())) << failed.status();
-  EXPECT_NE(failed.status().message().find("0003_broken.sql"), std::string::npos)
+  EXPECT_NE(failed.status().message().find("9003_broken.sql"), std::string::npos)
       << failed.status();
-  EXPECT_EQ(AppliedVersions(), "1,2");
+  EXPECT_EQ(AppliedVersions(), Versions({9001}));
   EXPECT_TRUE(TableExists("extra_one"));
   EXPECT_FALSE(TableExists("half_done")) << "the failed migration was not rolled back";
   EXPECT_FALSE(TableExists("after_broken")) << "migrations after a failure were applied";
 
   // Fixed, the next run applies it and what follows.
-  const MigrationSource fixed{"0003_broken.sql", "CREATE TABLE half_done (x int);"};
+  const MigrationSource fixed{"9003_broken.sql", "CREATE TABLE half_done (x int);"};
   auto report = ApplyMigrations(db_->url(), Migrations({kExtra, fixed, after}));
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->applied, (std::vector<std::string>{"0003_broken.sql", "0004_after.sql"}));
-  EXPECT_EQ(AppliedVersions(), "1,2,3,4");
+  EXPECT_EQ(report->applied, (std::vector<std::string>{"9003_broken.sql", "9004_after.sql"}));
+  EXPECT_EQ(AppliedVersions(), Versions({9001, 9003, 9004}));
 }
 
 TEST_F(MigratorTest, ConcurrentRunsApplyEachMigrationExactlyOnce) {
   // A slow second migration widens the window in which unlocked runs would collide.
-  const MigrationSource slow{"0002_slow.sql", "SELECT pg_sleep(0.2); CREATE TABLE slow (x int);"};
+  const MigrationSource slow{"9001_slow.sql", "SELECT pg_sleep(0.2); CREATE TABLE slow (x int);"};
   const std::vector<Migration> migrations = Migrations({slow, kMore});
   constexpr int kRuns = 6;
   std::vector<absl::StatusOr<store::MigrateReport>> reports(kRuns);
@@ -184,19 +194,19 @@ TEST_F(MigratorTest, ConcurrentRunsApplyEachMigrationExactlyOnce) {
   }
   for (const Migration& m : migrations) EXPECT_EQ(applied[m.file_name], 1) << m.file_name;
   EXPECT_EQ(applied.size(), migrations.size());
-  EXPECT_EQ(AppliedVersions(), "1,2,3");
+  EXPECT_EQ(AppliedVersions(), Versions({9001, 9002}));
   EXPECT_TRUE(CheckSchemaCurrent(db_->url(), migrations).ok());
 }
 
 TEST_F(MigratorTest, NewerDatabaseIsReportedAndStillCurrent) {
   ASSERT_TRUE(ApplyMigrations(db_->url(), Migrations()).ok());
   db_->Query("INSERT INTO schema_migrations (version, file_name, checksum)"
-             " VALUES (9999, '9999_future.sql', 'abc')");
+             " VALUES (99999, '99999_future.sql', 'abc')");
 
   auto report = ApplyMigrations(db_->url(), Migrations());
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->applied.empty());
-  EXPECT_EQ(report->unknown_versions, std::vector<int>{9999});
+  EXPECT_EQ(report->unknown_versions, std::vector<int>{99999});
   absl::Status current = CheckSchemaCurrent(db_->url(), Migrations());
   EXPECT_TRUE(current.ok()) << current;
 }
