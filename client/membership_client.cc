@@ -19,7 +19,8 @@ std::string MembershipClient::ServiceConfigJson() {
     "name": [
       {"service": "membership.v1.UserService"},
       {"service": "membership.v1.MembershipService"},
-      {"service": "membership.v1.SeatService"}
+      {"service": "membership.v1.SeatService"},
+      {"service": "membership.v1.AdminService"}
     ],
     "retryPolicy": {
       "maxAttempts": 4,
@@ -50,6 +51,7 @@ MembershipClient::MembershipClient(ClientOptions options) : options_(std::move(o
   users_ = membership::v1::UserService::NewStub(channel_);
   memberships_ = membership::v1::MembershipService::NewStub(channel_);
   seats_ = membership::v1::SeatService::NewStub(channel_);
+  admin_ = membership::v1::AdminService::NewStub(channel_);
 }
 
 void MembershipClient::Prepare(grpc::ClientContext& context) const {
@@ -89,6 +91,11 @@ grpc::Status MembershipClient::GetSeatCount(const v1::GetSeatCountRequest& reque
 grpc::Status MembershipClient::ListSeatCounts(const v1::ListSeatCountsRequest& request,
                                               v1::ListSeatCountsResponse* response) const {
   return Call(*seats_, &v1::SeatService::Stub::ListSeatCounts, request, response);
+}
+
+grpc::Status MembershipClient::ListSources(const v1::ListSourcesRequest& request,
+                                           v1::ListSourcesResponse* response) const {
+  return Call(*admin_, &v1::AdminService::Stub::ListSources, request, response);
 }
 
 }  // namespace mm::client

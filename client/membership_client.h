@@ -45,6 +45,8 @@ class MembershipClient {
                             membership::v1::SeatCount* response) const;
   grpc::Status ListSeatCounts(const membership::v1::ListSeatCountsRequest& request,
                               membership::v1::ListSeatCountsResponse* response) const;
+  grpc::Status ListSources(const membership::v1::ListSourcesRequest& request,
+                           membership::v1::ListSourcesResponse* response) const;
 
   // The JSON service config with the retry policy (exposed for tests and docs).
   static std::string ServiceConfigJson();
@@ -66,6 +68,7 @@ class MembershipClient {
   std::unique_ptr<membership::v1::UserService::Stub> users_;
   std::unique_ptr<membership::v1::MembershipService::Stub> memberships_;
   std::unique_ptr<membership::v1::SeatService::Stub> seats_;
+  std::unique_ptr<membership::v1::AdminService::Stub> admin_;
 };
 
 }  // namespace mm::client

@@ -416,6 +416,47 @@ int OperatorAction(const Args& args, const std::string& action) {
   return kOk;
 }
 
+std::string Ago(const google::protobuf::Timestamp& t, int64_t now) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  int64_t s = now - t.seconds();
+  std::string when = FormatRfc3339(FromUnixSeconds(t.seconds()));
+  when = when.substr(0, 19) + "Z";
+  if (s < 0) return when;
+  return when + " (" + std::to_string(s) + "s ago)";
+}
+
+int Sources(const Args& args) {
+  if (args.Has("help") || !args.positional.empty()) {
+    return Help(args, "usage: membershipctl sources\n"
+                      "  Every pull source (huudis-audit, huudis-lists, monocloud, fusionauth-users)\n"
+                      "  per workspace, group or tenant: status, last attempt and success, watermark,\n"
+                      "  lag, events committed, drift of the last run, last error, and which replica\n"
+                      "  pulled (AdminService.ListSources, scope admin).\n");
+  }
+  v1::ListSourcesResponse response;
+  grpc::Status s = Client(args).ListSources(v1::ListSourcesRequest(), &response);
+  if (!s.ok()) return RpcFailed(s);
+  if (args.Has("json")) {
+    std::cout << ToJson(response) << "\n";
+    return kOk;
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  if (response.sources().empty()) std::cout << "no pull source configured or seen\n";
+  for (const v1::SourceStatus& src : response.sources()) {
+    std::cout << src.source() << (src.scope().empty() ? "" : " " + src.scope()) << ": " << src.status()
+              << (src.configured() ? "" : " (not configured on this replica)") << "\n"
+              << "  last attempt " << Ago(src.last_attempt_at(), now) << ", last success "
+              << Ago(src.last_success_at(), now) << "\n";
+    if (src.has_watermark()) std::cout << "  watermark " << Ago(src.watermark(), now) << "\n";
+    if (src.has_lag()) std::cout << "  lag " << src.lag().seconds() << "s\n";
+    std::cout << "  events " << src.events_yielded() << ", last run drift " << src.last_run_drift()
+              << (src.puller().empty() ? "" : ", pulled by " + src.puller()) << "\n";
+    if (!src.last_error().empty()) std::cout << "  last error: " << src.last_error() << "\n";
+  }
+  return kOk;
+}
+
 struct Command {
   const char* name;
   const char* summary;
@@ -433,6 +474,7 @@ const std::vector<Command>& Commands() {
       {"disable", "disable a user now (operator API)", [](const Args& a) { return OperatorAction(a, "disable"); }},
       {"enable", "enable a user again (operator API)", [](const Args& a) { return OperatorAction(a, "enable"); }},
       {"send-webhook", "sign a JSON file as Huudis does and POST it", SendWebhook},
+      {"sources", "pull sources: status, lag, drift (AdminService.ListSources)", Sources},
   };
   return commands;
 }

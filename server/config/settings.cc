@@ -72,6 +72,63 @@ Apply Millis(int64_t min, int64_t max, std::chrono::milliseconds Settings::*fiel
   return Int(min, max, [field](Settings& s, int64_t n) { s.*field = std::chrono::milliseconds(n); });
 }
 
+Apply Seconds(int64_t min, int64_t max, std::chrono::seconds Settings::*field) {
+  return Int(min, max, [field](Settings& s, int64_t n) { s.*field = std::chrono::seconds(n); });
+}
+
+Apply Text(std::string Settings::*field) {
+  return [field](const std::string& v, Settings& s) {
+    s.*field = v;
+    return absl::OkStatus();
+  };
+}
+
+Apply List(std::vector<std::string> Settings::*field) {
+  return [field](const std::string& v, Settings& s) {
+    s.*field = SplitCommaList(v);
+    return absl::OkStatus();
+  };
+}
+
+absl::StatusOr<bool> ParseBool(const std::string& v) {
+  if (v == "1" || v == "true") return true;
+  if (v == "0" || v == "false") return false;
+  return absl::InvalidArgumentError("must be 0 or 1");
+}
+
+Apply Bool(bool Settings::*field) {
+  return [field](const std::string& v, Settings& s) -> absl::Status {
+    absl::StatusOr<bool> b = ParseBool(v);
+    if (!b.ok()) return b.status();
+    s.*field = *b;
+    return absl::OkStatus();
+  };
+}
+
+// A pull source's base URL: http or https, host present; a trailing '/' is dropped.
+Apply BaseUrl(std::string Settings::*field) {
+  return [field](const std::string& v, Settings& s) -> absl::Status {
+    std::string url = v;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (url.empty()) {
+      s.*field = "";
+      return absl::OkStatus();
+    }
+    size_t scheme = url.find("://");
+    std::string name = scheme == std::string::npos ? "" : url.substr(0, scheme);
+    if (name != "http" && name != "https") return absl::InvalidArgumentError("must be an http:// or https:// URL");
+    if (url.size() == scheme + 3 || url[scheme + 3] == '/') return absl::InvalidArgumentError("URL has no host");
+    if (url.find_first_of("?#", scheme) != std::string::npos) {
+      return absl::InvalidArgumentError("a base URL has no query or fragment");
+    }
+    if (url.find('@', scheme) != std::string::npos) {
+      return absl::InvalidArgumentError("credentials do not belong in the URL: use the credential file");
+    }
+    s.*field = url;
+    return absl::OkStatus();
+  };
+}
+
 Apply Listen(std::string Settings::*field) {
   return [field](const std::string& v, Settings& s) {
     s.*field = v;
@@ -121,13 +178,7 @@ const std::vector<Spec>& Specs() {
        [](const std::string& v, Settings& s) { s.callers_file = v; return absl::OkStatus(); }},
       {"insecure-no-auth", "MM_INSECURE_NO_AUTH", "0",
        "1: development only — callers need no token (announced loudly at start)",
-       [](const std::string& v, Settings& s) -> absl::Status {
-         if (v != "0" && v != "1" && v != "true" && v != "false") {
-           return absl::InvalidArgumentError("must be 0 or 1");
-         }
-         s.insecure_no_auth = v == "1" || v == "true";
-         return absl::OkStatus();
-       }},
+       Bool(&Settings::insecure_no_auth)},
       {"unknown-users", "MM_UNKNOWN_USERS", "active",
        "answer for users the mirror never heard of: active | inactive (fail closed)",
        [](const std::string& v, Settings& s) -> absl::Status {
@@ -206,6 +257,62 @@ const std::vector<Spec>& Specs() {
        "PEM CA bundle: HTTP clients need a certificate it signed (mTLS; needs TLS), except for "
        "GET /healthz, /readyz and /metrics (probes carry none); others get 401",
        TlsPath(&Settings::http_tls, &TlsFiles::client_ca_file)},
+      {"huudis-api-url", "MM_HUUDIS_API_URL", "(none: off)",
+       "pull sources huudis-audit and huudis-lists: the Huudis API base URL the documented paths "
+       "are appended to, e.g. https://huudis.com/api",
+       BaseUrl(&Settings::huudis_api_url)},
+      {"huudis-api-token-file", "MM_HUUDIS_API_TOKEN_FILE", "(none)",
+       "file holding the Huudis admin bearer token (read at every run; required with the URL)",
+       Text(&Settings::huudis_api_token_file)},
+      {"huudis-workspaces", "MM_HUUDIS_WORKSPACES", "(none)",
+       "comma-separated Huudis workspace ids (acc_...) to pull (required with the URL)",
+       List(&Settings::huudis_workspaces)},
+      {"huudis-audit-poll-seconds", "MM_HUUDIS_AUDIT_POLL_SECONDS", "30", "audit-log poll interval",
+       Seconds(1, 86400, &Settings::huudis_audit_poll)},
+      {"huudis-audit-overlap-seconds", "MM_HUUDIS_AUDIT_OVERLAP_SECONDS", "60",
+       "how far before its watermark each audit poll reads again (entries read twice are duplicates)",
+       Seconds(0, 86400, &Settings::huudis_audit_overlap)},
+      {"reconcile-interval-seconds", "MM_RECONCILE_INTERVAL_SECONDS", "900",
+       "interval of the full-listing reconcile runs (huudis-lists, the fusionauth-users sweep)",
+       Seconds(1, 7 * 86400, &Settings::reconcile_interval)},
+      {"reconcile-dry-run", "MM_RECONCILE_DRY_RUN", "0",
+       "1: listing sources (huudis-lists, monocloud, fusionauth-users) report drift without applying it",
+       Bool(&Settings::reconcile_dry_run)},
+      {"monocloud-api-url", "MM_MONOCLOUD_API_URL", "(none: off)",
+       "pull source monocloud: the tenant's base URL, e.g. https://acme.monocloud.com",
+       BaseUrl(&Settings::monocloud_api_url)},
+      {"monocloud-api-key-file", "MM_MONOCLOUD_API_KEY_FILE", "(none)",
+       "file holding the MonoCloud API key (required with the URL)", Text(&Settings::monocloud_api_key_file)},
+      {"monocloud-groups", "MM_MONOCLOUD_GROUPS", "(none)",
+       "comma-separated MonoCloud group ids, each mirrored as a workspace", List(&Settings::monocloud_groups)},
+      {"monocloud-poll-seconds", "MM_MONOCLOUD_POLL_SECONDS", "60", "MonoCloud poll interval",
+       Seconds(1, 86400, &Settings::monocloud_poll)},
+      {"fusionauth-api-url", "MM_FUSIONAUTH_API_URL", "(none: off)",
+       "pull source fusionauth-users: the FusionAuth base URL, e.g. https://auth.example.com",
+       BaseUrl(&Settings::fusionauth_api_url)},
+      {"fusionauth-api-key-file", "MM_FUSIONAUTH_API_KEY_FILE", "(none)",
+       "file holding the FusionAuth API key (required with the URL)", Text(&Settings::fusionauth_api_key_file)},
+      {"fusionauth-tenants", "MM_FUSIONAUTH_TENANTS", "(none: all)",
+       "comma-separated FusionAuth tenant ids; the sweep runs per tenant", List(&Settings::fusionauth_tenants)},
+      {"fusionauth-recheck-seconds", "MM_FUSIONAUTH_RECHECK_SECONDS", "5",
+       "delay before re-reading a user after the mirror applied a FusionAuth deactivate or reactivate",
+       Seconds(1, 3600, &Settings::fusionauth_recheck)},
+      {"source-ca-file", "MM_SOURCE_CA_FILE", "(none: system CAs)",
+       "PEM CA bundle the pull sources verify providers' certificates with (private CAs)",
+       Text(&Settings::source_ca_file)},
+      {"source-connect-timeout-ms", "MM_SOURCE_CONNECT_TIMEOUT_MS", "5000", "connect timeout of pull-source requests",
+       Millis(100, 600000, &Settings::source_connect_timeout)},
+      {"source-timeout-ms", "MM_SOURCE_TIMEOUT_MS", "30000",
+       "time allowed for one attempt of a pull-source request (connect, TLS, send, receive)",
+       Millis(100, 600000, &Settings::source_timeout)},
+      {"source-page-size", "MM_SOURCE_PAGE_SIZE", "100", "items asked for per listing page (Huudis allows 100)",
+       Int(1, 1000, [](Settings& s, int64_t n) { s.source_page_size = static_cast<int>(n); })},
+      {"source-retry-attempts", "MM_SOURCE_RETRY_ATTEMPTS", "5",
+       "attempts of a pull-source request answered 429/5xx or failing in transport, the first included",
+       Int(1, 20, [](Settings& s, int64_t n) { s.source_retry_attempts = static_cast<int>(n); })},
+      {"source-retry-backoff-ms", "MM_SOURCE_RETRY_BACKOFF_MS", "500",
+       "first back-off between attempts (doubling, with full jitter, up to 30 s; Retry-After wins)",
+       Millis(10, 60000, &Settings::source_retry_backoff)},
   };
   return specs;
 }
@@ -408,7 +515,30 @@ absl::Status ValidateForServe(const Settings& s) {
         "development only");
   }
   if (absl::Status tls = CheckTlsPairing(s.grpc_tls, NamesFor("GRPC")); !tls.ok()) return tls;
-  return CheckTlsPairing(s.http_tls, NamesFor("HTTP"));
+  if (absl::Status tls = CheckTlsPairing(s.http_tls, NamesFor("HTTP")); !tls.ok()) return tls;
+  struct SourceNeeds {
+    const std::string& url;
+    const char* url_env;
+    const std::string& credential;
+    const char* credential_env;
+    const std::vector<std::string>* scopes;  // must not be empty, when given
+    const char* scopes_env;
+  };
+  for (const SourceNeeds& n : {SourceNeeds{s.huudis_api_url, "MM_HUUDIS_API_URL", s.huudis_api_token_file,
+                                           "MM_HUUDIS_API_TOKEN_FILE", &s.huudis_workspaces, "MM_HUUDIS_WORKSPACES"},
+                               SourceNeeds{s.monocloud_api_url, "MM_MONOCLOUD_API_URL", s.monocloud_api_key_file,
+                                           "MM_MONOCLOUD_API_KEY_FILE", nullptr, nullptr},
+                               SourceNeeds{s.fusionauth_api_url, "MM_FUSIONAUTH_API_URL", s.fusionauth_api_key_file,
+                                           "MM_FUSIONAUTH_API_KEY_FILE", nullptr, nullptr}}) {
+    if (n.url.empty()) continue;
+    if (n.credential.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(Named(n.credential_env), " is required with ", Named(n.url_env)));
+    }
+    if (n.scopes != nullptr && n.scopes->empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(Named(n.scopes_env), " is required with ", Named(n.url_env)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TlsPem> LoadGrpcTls(const Settings& settings) {

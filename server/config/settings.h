@@ -58,6 +58,29 @@ struct Settings {
   std::chrono::milliseconds prune_interval{3600 * 1000};
   TlsFiles grpc_tls;  // MM_GRPC_TLS_{CERT,KEY,CLIENT_CA}_FILE
   TlsFiles http_tls;  // MM_HTTP_TLS_{CERT,KEY,CLIENT_CA}_FILE
+
+  // Pull sources (DESIGN §3b); a source runs when its base URL is set.
+  std::string huudis_api_url;
+  std::string huudis_api_token_file;
+  std::vector<std::string> huudis_workspaces;
+  std::chrono::seconds huudis_audit_poll{30};
+  std::chrono::seconds huudis_audit_overlap{60};
+  std::chrono::seconds reconcile_interval{900};
+  bool reconcile_dry_run = false;
+  std::string monocloud_api_url;
+  std::string monocloud_api_key_file;
+  std::vector<std::string> monocloud_groups;
+  std::chrono::seconds monocloud_poll{60};
+  std::string fusionauth_api_url;
+  std::string fusionauth_api_key_file;
+  std::vector<std::string> fusionauth_tenants;
+  std::chrono::seconds fusionauth_recheck{5};
+  std::string source_ca_file;
+  std::chrono::milliseconds source_connect_timeout{5000};
+  std::chrono::milliseconds source_timeout{30000};
+  int source_page_size = 100;
+  int source_retry_attempts = 5;
+  std::chrono::milliseconds source_retry_backoff{500};
 };
 
 struct ParsedCommandLine {
@@ -75,7 +98,7 @@ absl::StatusOr<ParsedCommandLine> ParseSettings(
 std::string SettingsHelp();
 
 // Checks that need the whole set (e.g. serve needs a database URL, a TLS certificate needs
-// its key). Reads no file.
+// its key, a pull source's URL needs its credential file). Reads no file.
 absl::Status ValidateForServe(const Settings& settings);
 
 // Reads and checks the TLS files of the gRPC or the HTTP port, so that a bad file is an error

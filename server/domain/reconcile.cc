@@ -69,7 +69,7 @@ std::vector<Correction> DiffUsers(const std::vector<ListedUser>& listing, const 
     auto it = mirror.find(u.user_id);
     std::optional<Correction> c;
     if (it == mirror.end()) {
-      c = u.disabled ? Make(DriftKind::kUserAdded, EventKind::kUserDisabled, "", u.user_id, fact_time)
+      c = u.disabled ? Make(DriftKind::kUserDisabled, EventKind::kUserDisabled, "", u.user_id, fact_time)
                      : Make(DriftKind::kUserAdded, EventKind::kUserCreated, "", u.user_id, fact_time);
     } else {
       const MirrorUser& m = it->second;

@@ -32,8 +32,8 @@ enum class DriftKind {
   kMemberAdded,    // listed, not a present member in the mirror
   kMemberRemoved,  // a present member in the mirror, not listed
   kRoleChanged,    // listed with another role
-  kUserAdded,      // listed, unknown to the mirror (it becomes known)
-  kUserDisabled,   // listed as disabled, not disabled in the mirror
+  kUserAdded,      // listed (not disabled), unknown to the mirror: it becomes known
+  kUserDisabled,   // listed as disabled, not disabled in the mirror (or unknown to it)
   kUserEnabled,    // listed as not disabled, disabled (or deleted) in the mirror
   kUserDeleted,    // listed by the previous complete listing, not by this one
 };

@@ -121,9 +121,14 @@ void EventWriter::NoteCommitted(uint64_t sequence) {
 void EventWriter::CommitBatch(std::vector<Pending>& batch) {
   std::vector<const domain::ProviderEvent*> events;
   std::vector<const store::SourceCheckpoint*> checkpoints;
-  for (const Pending& p : batch) {
+  for (Pending& p : batch) {
+    const size_t begin = events.size();
     for (const domain::ProviderEvent& e : p.events) events.push_back(&e);
-    if (p.checkpoint) checkpoints.push_back(&*p.checkpoint);
+    if (p.checkpoint) {
+      p.checkpoint->page_begin = begin;
+      p.checkpoint->page_end = events.size();
+      checkpoints.push_back(&*p.checkpoint);
+    }
   }
 
   auto started = std::chrono::steady_clock::now();
@@ -179,6 +184,8 @@ void EventWriter::CommitPageAlone(Pending& page) {
     results.push_back(*result);
   }
   if (page.checkpoint) {
+    // Its events are committed already: the checkpoint alone names none of this batch's.
+    page.checkpoint->page_begin = page.checkpoint->page_end = 0;
     const store::SourceCheckpoint* checkpoints[] = {&*page.checkpoint};
     absl::StatusOr<std::vector<store::ApplyResult>> written = ApplyWithRetries({}, checkpoints);
     if (!written.ok()) {

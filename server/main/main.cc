@@ -13,7 +13,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <unistd.h>
+
 #include "adapters/huudis_adapter.h"
+#include "api/admin_service.h"
 #include "api/change_service.h"
 #include "api/membership_service.h"
 #include "api/user_service.h"
@@ -30,11 +33,14 @@
 #include "ingress/router.h"
 #include "main/readiness.h"
 #include "metrics/metrics.h"
+#include "sources/configured_sources.h"
+#include "sources/source_runner.h"
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
 #include "store/pg_change_log_pruner.h"
 #include "store/pg_event_store.h"
 #include "store/pg_read_store.h"
+#include "store/pg_source_store.h"
 #include "store/read_pool.h"
 
 namespace mm {
@@ -139,6 +145,12 @@ int Serve(const std::vector<std::string>& args) {
     std::cerr << "membership-mirror serve: " << migrations.status().message() << "\n";
     return 1;
   }
+  cache::ChangeHub change_hub;  // WatchChanges subscribers; outlives the follower and the API
+  std::vector<sources::ConfiguredSource> pull_sources = sources::ConfigureSources(settings, &change_hub);
+  if (absl::Status s = sources::CheckSourceFiles(settings, pull_sources); !s.ok()) {
+    std::cerr << "membership-mirror serve: " << s.message() << "\n";
+    return 2;
+  }
   if (callers->insecure()) {
     for (int i = 0; i < 3; ++i) {
       log::Error("MM_INSECURE_NO_AUTH=1: every API caller is trusted without a token. "
@@ -180,7 +192,6 @@ int Serve(const std::vector<std::string>& args) {
                                                             : cache::UnknownUsers::kInactive);
   cache::SequenceWaiters waiters;
   store::PgChangeFeed feed(settings.database_url);
-  cache::ChangeHub change_hub;  // WatchChanges subscribers; outlives the follower and the API
   cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval},
                                  &change_hub,
                                  {.reloaded = [&metrics](std::string_view why) { metrics.CacheReloaded(why); },
@@ -258,6 +269,11 @@ int Serve(const std::vector<std::string>& args) {
   api::MembershipServiceImpl membership_service(reads, *callers, metrics);
   api::SeatServiceImpl seat_service(reads, *callers, metrics);
   api::ChangeServiceImpl change_service(change_hub, reads, *callers, metrics);
+  std::vector<std::pair<std::string, std::string>> configured_sources;
+  for (const sources::ConfiguredSource& c : pull_sources) {
+    for (const std::string& scope : c.source->scopes()) configured_sources.emplace_back(c.source->name(), scope);
+  }
+  api::AdminServiceImpl admin_service(reads, *callers, metrics, configured_sources);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -267,6 +283,7 @@ int Serve(const std::vector<std::string>& args) {
   builder.RegisterService(&membership_service);
   builder.RegisterService(&seat_service);
   builder.RegisterService(&change_service);
+  builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || grpc_port == 0) {
     log::Error("grpc listen failed", {{"address", settings.grpc_listen}});
@@ -283,6 +300,34 @@ int Serve(const std::vector<std::string>& args) {
                           {"grpc", settings.grpc_listen},
                           {"http_tls", tls_mode(*http_tls)},
                           {"grpc_tls", tls_mode(*grpc_tls)}});
+
+  // Pull sources (DESIGN §3b): one runner each; the one replica holding a source's lease pulls.
+  http_client::InterruptibleEnvironment source_env;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::vector<std::unique_ptr<sources::SourceRunner>> runners;
+  for (sources::ConfiguredSource& c : pull_sources) {
+    http_client::HttpClientOptions http_options;
+    http_options.ca_bundle_file = settings.source_ca_file;
+    http_options.connect_timeout = settings.source_connect_timeout;
+    http_options.attempt_timeout = settings.source_timeout;
+    http_options.max_attempts = settings.source_retry_attempts;
+    http_options.initial_backoff = settings.source_retry_backoff;
+    http_options.user_agent = "membership-mirror/" MM_VERSION;
+    runners.push_back(std::make_unique<sources::SourceRunner>(
+        *c.source, std::make_unique<store::PgSourceStore>(settings.database_url),
+        std::make_unique<store::PgSourceLease>(settings.database_url, "source:" + c.source->name()), writer,
+        source_env, metrics,
+        sources::SourceRunnerOptions{.credential_file = c.credential_file,
+                                     .http = http_options,
+                                     .puller = host,
+                                     .dry_run = settings.reconcile_dry_run}));
+    runners.back()->Start();
+    log::Info("pull source configured", {{"source", c.source->name()},
+                                         {"scopes", std::to_string(c.source->scopes().size())},
+                                         {"interval_seconds", std::to_string(c.source->interval().count())},
+                                         {"dry_run", settings.reconcile_dry_run ? "true" : "false"}});
+  }
 
   // Main loop: wait for a signal, refreshing gauges and the gRPC health status meanwhile.
   // gRPC's default health service starts SERVING: it says NOT_SERVING until ready (DESIGN §5a)
@@ -312,6 +357,8 @@ int Serve(const std::vector<std::string>& args) {
   draining.store(true);
   readiness.Evaluate();  // not ready, and gRPC health NOT_SERVING
   bool drained = http.Drain(settings.shutdown_grace);
+  source_env.Interrupt();  // requests in flight to providers end at once
+  for (auto& runner : runners) runner->Stop();
   writer.Stop();  // commits whatever was queued and answers every waiter
   change_hub.Close();  // ends every WatchChanges stream (UNAVAILABLE) so Shutdown need not wait
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -71,6 +71,26 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Help("Change-log rows the cache could not decode (a bug or corruption; each reloads the snapshot)")
                           .Register(*registry_)
                           .Add({});
+  source_polls_ = &prometheus::BuildCounter()
+                      .Name("mm_source_polls_total")
+                      .Help("Runs of a pull source by result (ok, error, unauthorized)")
+                      .Register(*registry_);
+  source_last_success_ = &prometheus::BuildGauge()
+                             .Name("mm_source_last_success_timestamp_seconds")
+                             .Help("Unix time of a pull source's last successful run on this replica")
+                             .Register(*registry_);
+  source_events_ = &prometheus::BuildCounter()
+                       .Name("mm_source_events_total")
+                       .Help("Events a pull source committed on this replica")
+                       .Register(*registry_);
+  reconcile_drift_ = &prometheus::BuildCounter()
+                         .Name("mm_reconcile_drift_total")
+                         .Help("Corrections reconcile runs found, by source and kind (applied unless MM_RECONCILE_DRY_RUN)")
+                         .Register(*registry_);
+  source_lease_ = &prometheus::BuildGauge()
+                      .Name("mm_source_lease_held")
+                      .Help("1 while this replica holds a pull source's lease (exactly one replica pulls)")
+                      .Register(*registry_);
   changelog_lag_ = &prometheus::BuildGauge()
                         .Name("mm_changelog_lag_sequences")
                         .Help("Sequences this replica committed that its cache has not applied yet")
@@ -139,6 +159,27 @@ void Metrics::CacheReloaded(std::string_view reason) {
 }
 
 void Metrics::ChangeLogRowUndecodable() { undecodable_rows_->Increment(); }
+
+void Metrics::SourcePolled(std::string_view source, std::string_view result) {
+  source_polls_->Add({{"source", std::string(source)}, {"result", std::string(result)}}).Increment();
+}
+
+void Metrics::SourceSucceeded(std::string_view source, double unix_seconds) {
+  source_last_success_->Add({{"source", std::string(source)}}).Set(unix_seconds);
+}
+
+void Metrics::SourceEvents(std::string_view source, int64_t events) {
+  source_events_->Add({{"source", std::string(source)}}).Increment(static_cast<double>(events));
+}
+
+void Metrics::ReconcileDrift(std::string_view source, std::string_view kind, int64_t corrections) {
+  reconcile_drift_->Add({{"source", std::string(source)}, {"kind", std::string(kind)}})
+      .Increment(static_cast<double>(corrections));
+}
+
+void Metrics::SourceLeaseHeld(std::string_view source, bool held) {
+  source_lease_->Add({{"source", std::string(source)}}).Set(held ? 1 : 0);
+}
 
 std::string Metrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());

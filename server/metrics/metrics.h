@@ -55,6 +55,12 @@ class Metrics {
   // The cache reloaded its snapshot ("undecodable_row", "changelog_behind").
   void CacheReloaded(std::string_view reason);
   void ChangeLogRowUndecodable();
+  // Pull sources (DESIGN §3b). `result`: "ok", "error", "unauthorized".
+  void SourcePolled(std::string_view source, std::string_view result);
+  void SourceSucceeded(std::string_view source, double unix_seconds);
+  void SourceEvents(std::string_view source, int64_t events);
+  void ReconcileDrift(std::string_view source, std::string_view kind, int64_t corrections);
+  void SourceLeaseHeld(std::string_view source, bool held);
 
   prometheus::Gauge& cache_users() { return *cache_users_; }
   prometheus::Gauge& cache_sequence() { return *cache_sequence_; }
@@ -86,6 +92,11 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* fact_times_clamped_;
   prometheus::Family<prometheus::Counter>* cache_reloads_;
   prometheus::Counter* undecodable_rows_;
+  prometheus::Family<prometheus::Counter>* source_polls_;
+  prometheus::Family<prometheus::Gauge>* source_last_success_;
+  prometheus::Family<prometheus::Counter>* source_events_;
+  prometheus::Family<prometheus::Counter>* reconcile_drift_;
+  prometheus::Family<prometheus::Gauge>* source_lease_;
   prometheus::Gauge* changelog_lag_;
   prometheus::Gauge* db_pool_in_use_;
   prometheus::Gauge* db_pool_queued_;

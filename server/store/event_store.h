@@ -40,7 +40,11 @@ struct SourceCheckpoint {
   std::optional<std::string> position_json;
   // How far the source is known complete; replaces the stored one when set.
   std::optional<TimePoint> watermark;
-  int64_t events_yielded = 0;  // added to the stored count
+  // The page's events are the batch's events [page_begin, page_end) (the writer sets these):
+  // the stored count of events yielded grows by those of them that were new, so that what a
+  // source reads twice (an overlap, a page read again after a crash) is not counted twice.
+  size_t page_begin = 0;
+  size_t page_end = 0;
   // The items the last complete listing held (source_items), as a diff.
   std::vector<std::string> items_added;
   std::vector<std::string> items_removed;

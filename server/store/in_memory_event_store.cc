@@ -12,12 +12,14 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
   if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
   std::lock_guard lock(mu_);
   std::vector<ApplyResult> results(batch.size());
+  std::vector<bool> is_new(batch.size());
   domain::TouchedKeys changed;
   for (size_t i = 0; i < batch.size(); ++i) {
     const domain::ProviderEvent& e = *batch[i];
     auto [it, inserted] = events_.try_emplace({e.provider, e.event_id}, domain::Outcome::kApplied);
     results[i].outcome = domain::Decide(e, !inserted, state_, changed);
     if (inserted) it->second = results[i].outcome;
+    is_new[i] = inserted;
   }
   // Strictly increasing commit times, as distinct transactions have in PostgreSQL (a test that
   // rewinds the log and commits again must see other times at the same sequences).
@@ -34,7 +36,7 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
     SourceRecord& record = sources_[{c->source, c->scope}];
     if (c->position_json) record.position_json = c->position_json;
     if (c->watermark) record.watermark = c->watermark;
-    record.events_yielded += c->events_yielded;
+    for (size_t i = c->page_begin; i < c->page_end && i < batch.size(); ++i) record.events_yielded += is_new[i] ? 1 : 0;
     for (const std::string& item : c->items_added) record.items.insert(item);
     for (const std::string& item : c->items_removed) record.items.erase(item);
   }

@@ -356,9 +356,10 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
                         w.dead_ids.Finish(), w.dead_reasons.Finish());
     }
     for (const SourceCheckpoint* c : checkpoints) {
-      txn.exec_prepared(kWriteCheckpoint, c->source, c->scope, c->position_json, TimeText(c->watermark),
-                        static_cast<long long>(c->events_yielded), ToPgArray(c->items_added),
-                        ToPgArray(c->items_removed));
+      long long yielded = 0;
+      for (size_t i = c->page_begin; i < c->page_end && i < batch.size(); ++i) yielded += is_new[i] ? 1 : 0;
+      txn.exec_prepared(kWriteCheckpoint, c->source, c->scope, c->position_json, TimeText(c->watermark), yielded,
+                        ToPgArray(c->items_added), ToPgArray(c->items_removed));
     }
     txn.commit();
   });

@@ -44,10 +44,16 @@ class PgSourceStoreTest : public ::testing::Test {
 };
 
 TEST_F(PgSourceStoreTest, ACheckpointIsWrittenWithItsEventsAndReadBack) {
+  ASSERT_TRUE(Apply({UserDisabled("aud_0", "u0", At(1))}, {}).ok());
   store::SourceCheckpoint first = Checkpoint(R"({"sweep": {"cursor": "c1"}})");
-  first.events_yielded = 2;
+  first.page_begin = 0;  // the page: aud_0 (a duplicate, read again), aud_1, aud_2
+  first.page_end = 3;
   first.items_added = {"u1", "u2", "u3"};
-  ASSERT_TRUE(Apply({UserDisabled("aud_1", "u1", At(1)), UserDisabled("aud_2", "u2", At(2))}, {first}).ok());
+  ASSERT_TRUE(Apply({UserDisabled("aud_0", "u0", At(1)), UserDisabled("aud_1", "u1", At(1)),
+                     UserDisabled("aud_2", "u2", At(2)), UserDisabled("other", "u9", At(2))},
+                    {first})
+                  .ok());
+  EXPECT_EQ(db_->Scalar("SELECT events_yielded FROM source_state"), "2");  // the new ones of its page
   auto position = sources_->LoadPosition("huudis-audit", "acc_1");
   ASSERT_TRUE(position.ok()) << position.status();
   EXPECT_EQ(*position, R"({"sweep": {"cursor": "c1"}})");
@@ -58,11 +64,10 @@ TEST_F(PgSourceStoreTest, ACheckpointIsWrittenWithItsEventsAndReadBack) {
   // A second checkpoint: position replaced, watermark set, count added, items as a diff.
   store::SourceCheckpoint second = Checkpoint(R"({"watermark": "2026-06-01T00:00:00.000000Z"})");
   second.watermark = At(5);
-  second.events_yielded = 1;
   second.items_added = {"u4"};
   second.items_removed = {"u1", "nope"};
   ASSERT_TRUE(Apply({}, {second}).ok());  // a checkpoint alone (a page that yields nothing)
-  EXPECT_EQ(db_->Scalar("SELECT events_yielded FROM source_state"), "3");
+  EXPECT_EQ(db_->Scalar("SELECT events_yielded FROM source_state"), "2");
   EXPECT_EQ(db_->Scalar("SELECT position->>'watermark' FROM source_state"), "2026-06-01T00:00:00.000000Z");
   EXPECT_EQ(db_->Scalar("SELECT " MM_SQL_MICROS("watermark") " FROM source_state"), std::to_string(ToUnixMicros(At(5))));
   items = sources_->LoadItems("huudis-audit", "acc_1");
@@ -73,10 +78,9 @@ TEST_F(PgSourceStoreTest, ACheckpointIsWrittenWithItsEventsAndReadBack) {
 }
 
 TEST_F(PgSourceStoreTest, AFailedBatchStoresNeitherItsEventsNorItsCheckpoint) {
-  // A checkpoint the database refuses (a count below zero breaks a CHECK) fails the whole
-  // batch: the events are not stored without it.
-  store::SourceCheckpoint bad = Checkpoint("{}");
-  bad.events_yielded = -5;
+  // A checkpoint the database refuses (its position is not JSON) fails the whole batch: the
+  // events are not stored without it.
+  store::SourceCheckpoint bad = Checkpoint("{not json");
   auto failed = Apply({UserDisabled("aud_1", "u1", At(1))}, {bad});
   EXPECT_TRUE(absl::IsInvalidArgument(failed.status())) << failed.status();
   EXPECT_EQ(db_->Scalar("SELECT count(*) FROM provider_events"), "0");
@@ -130,13 +134,13 @@ TEST_F(PgSourceStoreTest, RunReportsKeepTheLastSuccessAndAreListed) {
   c.source = "huudis-lists";
   c.scope = "acc_1";
   c.position_json = R"({"listed_at": "x"})";
-  c.events_yielded = 7;
-  ASSERT_TRUE(Apply({}, {c}).ok());
+  c.page_end = 1;
+  ASSERT_TRUE(Apply({UserDisabled("r1", "u1", At(1))}, {c}).ok());
   ASSERT_TRUE(sources_->RecordRun({.source = "huudis-lists", .scope = "acc_1", .attempted_at = At(30), .status = "ok",
                                    .error = std::nullopt, .drift = 1, .puller = "pod-b"})
                   .ok());
   status = sources_->LoadStatus("huudis-lists", "acc_1");
-  EXPECT_EQ((*status)->events_yielded, 7);
+  EXPECT_EQ((*status)->events_yielded, 1);
   EXPECT_EQ((*status)->last_error, std::nullopt);  // cleared by a success
   EXPECT_EQ((*status)->last_success_at, At(30));
   EXPECT_EQ(*sources_->LoadPosition("huudis-lists", "acc_1"), R"({"listed_at": "x"})");

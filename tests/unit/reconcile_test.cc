@@ -77,7 +77,7 @@ TEST(DiffUsersTest, CorrectsFlagsAndMakesUnknownUsersKnown) {
   };
   std::vector<Correction> c = DiffUsers(listing, mirror, {.listed_at = At(10), .use_changed_at = false});
   EXPECT_EQ(Keys(c), (std::vector<std::string>{"user_disabled:known_active", "user_enabled:known_disabled",
-                                               "user_enabled:deleted", "user_added:new", "user_added:new_disabled"}));
+                                               "user_enabled:deleted", "user_added:new", "user_disabled:new_disabled"}));
   EXPECT_EQ(c[0].event.kind, EventKind::kUserDisabled);
   EXPECT_EQ(c[0].event.reason, "reconcile");
   EXPECT_EQ(c[3].event.kind, EventKind::kUserCreated);

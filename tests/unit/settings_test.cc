@@ -328,5 +328,98 @@ TEST(ValidateForServeTest, CallersFileOrInsecureIsRequired) {
   EXPECT_TRUE(ValidateForServe(s).ok());
 }
 
+// ---- Pull sources (DESIGN §3b). ----
+
+TEST(SourceSettingsTest, DefaultsAndEveryVariable) {
+  Settings d = ParseOk({});
+  EXPECT_EQ(d.huudis_api_url, "");  // off
+  EXPECT_EQ(d.huudis_audit_poll, std::chrono::seconds(30));
+  EXPECT_EQ(d.huudis_audit_overlap, std::chrono::seconds(60));
+  EXPECT_EQ(d.reconcile_interval, std::chrono::seconds(900));
+  EXPECT_FALSE(d.reconcile_dry_run);
+  EXPECT_EQ(d.monocloud_poll, std::chrono::seconds(60));
+  EXPECT_EQ(d.fusionauth_recheck, std::chrono::seconds(5));
+  EXPECT_EQ(d.source_connect_timeout, std::chrono::milliseconds(5000));
+  EXPECT_EQ(d.source_timeout, std::chrono::milliseconds(30000));
+  EXPECT_EQ(d.source_page_size, 100);
+  EXPECT_EQ(d.max_clock_skew, std::chrono::seconds(300));
+
+  Settings s = ParseOk({}, {{"MM_HUUDIS_API_URL", "https://huudis.com/api/"},
+                            {"MM_HUUDIS_API_TOKEN_FILE", "/run/secrets/huudis"},
+                            {"MM_HUUDIS_WORKSPACES", "acc_1, acc_2"},
+                            {"MM_HUUDIS_AUDIT_POLL_SECONDS", "5"},
+                            {"MM_HUUDIS_AUDIT_OVERLAP_SECONDS", "0"},
+                            {"MM_RECONCILE_INTERVAL_SECONDS", "120"},
+                            {"MM_RECONCILE_DRY_RUN", "1"},
+                            {"MM_MONOCLOUD_API_URL", "http://monocloud.internal:8080"},
+                            {"MM_MONOCLOUD_API_KEY_FILE", "/run/secrets/mc"},
+                            {"MM_MONOCLOUD_GROUPS", "g1,g2,g3"},
+                            {"MM_MONOCLOUD_POLL_SECONDS", "7"},
+                            {"MM_FUSIONAUTH_API_URL", "https://auth.example.com"},
+                            {"MM_FUSIONAUTH_API_KEY_FILE", "/run/secrets/fa"},
+                            {"MM_FUSIONAUTH_TENANTS", "t1"},
+                            {"MM_FUSIONAUTH_RECHECK_SECONDS", "2"},
+                            {"MM_SOURCE_CA_FILE", "/etc/ca.pem"},
+                            {"MM_SOURCE_CONNECT_TIMEOUT_MS", "1000"},
+                            {"MM_SOURCE_TIMEOUT_MS", "2000"},
+                            {"MM_SOURCE_PAGE_SIZE", "50"},
+                            {"MM_MAX_CLOCK_SKEW_SECONDS", "30"}});
+  EXPECT_EQ(s.huudis_api_url, "https://huudis.com/api");  // the trailing '/' dropped
+  EXPECT_EQ(s.huudis_api_token_file, "/run/secrets/huudis");
+  EXPECT_THAT(s.huudis_workspaces, ElementsAre("acc_1", "acc_2"));
+  EXPECT_EQ(s.huudis_audit_poll, std::chrono::seconds(5));
+  EXPECT_EQ(s.huudis_audit_overlap, std::chrono::seconds(0));
+  EXPECT_EQ(s.reconcile_interval, std::chrono::seconds(120));
+  EXPECT_TRUE(s.reconcile_dry_run);
+  EXPECT_EQ(s.monocloud_api_url, "http://monocloud.internal:8080");
+  EXPECT_THAT(s.monocloud_groups, ElementsAre("g1", "g2", "g3"));
+  EXPECT_EQ(s.monocloud_poll, std::chrono::seconds(7));
+  EXPECT_EQ(s.fusionauth_api_url, "https://auth.example.com");
+  EXPECT_THAT(s.fusionauth_tenants, ElementsAre("t1"));
+  EXPECT_EQ(s.fusionauth_recheck, std::chrono::seconds(2));
+  EXPECT_EQ(s.source_ca_file, "/etc/ca.pem");
+  EXPECT_EQ(s.source_connect_timeout, std::chrono::milliseconds(1000));
+  EXPECT_EQ(s.source_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(s.source_page_size, 50);
+  EXPECT_EQ(s.max_clock_skew, std::chrono::seconds(30));
+  EXPECT_TRUE(ValidateForServe([&] {
+                Settings v = s;
+                v.database_url = "postgresql://db/mm";
+                v.insecure_no_auth = true;
+                return v;
+              }())
+                  .ok());
+}
+
+TEST(SourceSettingsTest, BadValuesAreNamed) {
+  for (const char* url : {"ftp://x", "huudis.com/api", "https://", "https://u:p@h/api", "https://h/api?x=1"}) {
+    ExpectInvalid({}, {{"MM_HUUDIS_API_URL", url}}, "MM_HUUDIS_API_URL");
+  }
+  ExpectInvalid({}, {{"MM_HUUDIS_AUDIT_POLL_SECONDS", "0"}}, "MM_HUUDIS_AUDIT_POLL_SECONDS");
+  ExpectInvalid({}, {{"MM_RECONCILE_INTERVAL_SECONDS", "-1"}}, "MM_RECONCILE_INTERVAL_SECONDS");
+  ExpectInvalid({}, {{"MM_RECONCILE_DRY_RUN", "yes"}}, "MM_RECONCILE_DRY_RUN");
+  ExpectInvalid({}, {{"MM_SOURCE_PAGE_SIZE", "0"}}, "MM_SOURCE_PAGE_SIZE");
+  ExpectInvalid({"--monocloud-api-url=mono"}, {}, "--monocloud-api-url");
+}
+
+TEST(SourceSettingsTest, AConfiguredSourceNeedsItsCredentialFileAndScopes) {
+  Settings s;
+  s.database_url = "postgresql://db/mm";
+  s.insecure_no_auth = true;
+  s.huudis_api_url = "https://huudis.com/api";
+  absl::Status status = ValidateForServe(s);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("MM_HUUDIS_API_TOKEN_FILE"));
+  s.huudis_api_token_file = "/run/t";
+  EXPECT_THAT(std::string(ValidateForServe(s).message()), HasSubstr("MM_HUUDIS_WORKSPACES"));
+  s.huudis_workspaces = {"acc_1"};
+  EXPECT_TRUE(ValidateForServe(s).ok());
+  s.monocloud_api_url = "https://m";
+  EXPECT_THAT(std::string(ValidateForServe(s).message()), HasSubstr("MM_MONOCLOUD_API_KEY_FILE"));
+  s.monocloud_api_key_file = "/run/m";
+  EXPECT_TRUE(ValidateForServe(s).ok());  // groups are optional: users alone are mirrored
+  s.fusionauth_api_url = "https://f";
+  EXPECT_THAT(std::string(ValidateForServe(s).message()), HasSubstr("MM_FUSIONAUTH_API_KEY_FILE"));
+}
+
 }  // namespace
 }  // namespace mm::config

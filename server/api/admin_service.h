@@ -1,0 +1,34 @@
+#pragma once
+// membership.v1.AdminService (scope `admin`): for operators. ListSources reads source_state on
+// a database worker and adds the sources this replica has configured that have not run yet.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/rpc_support.h"
+#include "common/time.h"
+#include "membership/v1/membership.grpc.pb.h"
+
+namespace mm::api {
+
+class AdminServiceImpl final : public membership::v1::AdminService::CallbackService {
+ public:
+  // `configured`: (source, scope) pairs this replica pulls when it holds the source's lease.
+  AdminServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics,
+                   std::vector<std::pair<std::string, std::string>> configured,
+                   const Clock& clock = SystemClock::Instance());
+
+  grpc::ServerUnaryReactor* ListSources(grpc::CallbackServerContext* context,
+                                        const membership::v1::ListSourcesRequest* request,
+                                        membership::v1::ListSourcesResponse* response) override;
+
+ private:
+  store::ReadPool& reads_;
+  const auth::CallerRegistry& callers_;
+  metrics::GrpcMethodMetrics& list_sources_;
+  const std::vector<std::pair<std::string, std::string>> configured_;
+  const Clock& clock_;
+};
+
+}  // namespace mm::api
