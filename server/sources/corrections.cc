@@ -88,10 +88,19 @@ std::string ListedAtPosition(TimePoint listed_at, std::optional<size_t> items) {
 
 absl::StatusOr<RunOutcome> ReconcileUserListing(SourceContext& ctx, const CorrectionRun& run,
                                                 const std::vector<domain::ListedUser>& users,
-                                                const std::set<std::string>& listed_now,
-                                                const domain::UserDiffOptions& options) {
+                                                std::set<std::string> listed_now,
+                                                const domain::UserDiffOptions& options,
+                                                const ConfirmGone& confirm_gone) {
   absl::StatusOr<std::vector<std::string>> previous = ctx.store.LoadItems(run.source, run.scope);
   if (!previous.ok()) return previous.status();
+  // A user missing from this listing is gone only if the provider says so when asked.
+  for (const std::string& id : *previous) {
+    if (listed_now.contains(id)) continue;
+    if (ctx.stopping()) return absl::CancelledError("stopping");
+    absl::StatusOr<bool> gone = confirm_gone(id);
+    if (!gone.ok()) return gone.status();
+    if (!*gone) listed_now.insert(id);  // still there: the listing missed it
+  }
   std::vector<std::string> ids(listed_now.begin(), listed_now.end());
   for (const std::string& id : *previous) {
     if (!listed_now.contains(id)) ids.push_back(id);

@@ -7,6 +7,7 @@
 // SHA-256 when that would pass 256 bytes), type `reconcile.<kind>`, fact time the correction's,
 // and as its body what the listing showed, as JSON.
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,14 +44,21 @@ absl::StatusOr<RunOutcome> CommitCorrections(SourceContext& ctx, const Correctio
 // items it saw.
 std::string ListedAtPosition(TimePoint listed_at, std::optional<size_t> items = std::nullopt);
 
+// Asks the provider whether a user a listing no longer shows is really gone: true (gone:
+// 404), false (still there: a listing paged by offset can miss an item that moved between
+// pages while it ran), or an error (the run ends, incomplete).
+using ConfirmGone = std::function<absl::StatusOr<bool>(const std::string& user_id)>;
+
 // A complete listing of users (`users` usable, `listed_now` every id it named, usable or not):
 // their states corrected (domain::DiffUsers with `options`), the users the previous complete
-// listing held and this one does not deleted (domain::DiffDeletedUsers), and the listed ids
-// stored as the source's items with the last page — the shared part of `monocloud` and the
+// listing held and this one does not — and that `confirm_gone` confirms gone — deleted
+// (domain::DiffDeletedUsers), and the listed ids stored as the source's items with the last
+// page (an unconfirmed one stays among them) — the shared part of `monocloud` and the
 // `fusionauth-users` sweep.
 absl::StatusOr<RunOutcome> ReconcileUserListing(SourceContext& ctx, const CorrectionRun& run,
                                                 const std::vector<domain::ListedUser>& users,
-                                                const std::set<std::string>& listed_now,
-                                                const domain::UserDiffOptions& options);
+                                                std::set<std::string> listed_now,
+                                                const domain::UserDiffOptions& options,
+                                                const ConfirmGone& confirm_gone);
 
 }  // namespace mm::sources

@@ -168,9 +168,17 @@ absl::StatusOr<RunOutcome> FusionAuthUsersSource::Run(const std::string& tenant,
     if (start > 10000000) return absl::FailedPreconditionError("search did not end after 10,000,000 users");
   }
 
+  auto confirm_gone = [&](const std::string& user_id) -> absl::StatusOr<bool> {
+    absl::StatusOr<http_client::Response> user =
+        Get(ctx, JoinUrl(options_.base_url, "/api/user/" + UrlEncode(user_id)), Headers(ctx, tenant));
+    if (absl::IsNotFound(user.status())) return true;
+    if (!user.ok()) return user.status();
+    return false;
+  };
   return ReconcileUserListing(ctx, {.source = name_, .scope = tenant, .provider = domain::Provider::kFusionAuth,
                                     .listed_at = listed_at},
-                              users, listed_now, {.listed_at = listed_at, .use_changed_at = false});
+                              users, std::move(listed_now), {.listed_at = listed_at, .use_changed_at = false},
+                              confirm_gone);
 }
 
 }  // namespace mm::sources

@@ -9,7 +9,7 @@
 // - a sweep every reconcile interval per tenant: POST /api/user/search over every user
 //   (startRow paging, or nextResults where FusionAuth offers it), `active` compared with the
 //   mirror at the time the sweep started, and users the previous complete sweep held and this
-//   one does not deleted.
+//   one does not deleted once GET /api/user/{id} answers 404.
 // Header `Authorization: <API key>`, and `X-FusionAuth-TenantId` for a configured tenant.
 //
 // The FusionAuth webhook adapter (which makes the mirror apply those events) is its own

@@ -56,8 +56,15 @@ absl::StatusOr<RunOutcome> MonoCloudSource::RunUsers(SourceContext& ctx) {
 
   std::set<std::string> listed_now(unusable.begin(), unusable.end());
   for (const domain::ListedUser& u : users) listed_now.insert(u.user_id);
+  auto confirm_gone = [&](const std::string& user_id) -> absl::StatusOr<bool> {
+    absl::StatusOr<http_client::Response> user =
+        Get(ctx, JoinUrl(options_.base_url, "/api/users/" + UrlEncode(user_id)), Headers(ctx));
+    if (absl::IsNotFound(user.status())) return true;
+    if (!user.ok()) return user.status();
+    return false;
+  };
   return ReconcileUserListing(ctx, {.source = name_, .scope = "", .provider = domain::Provider::kMonoCloud, .listed_at = listed_at},
-                              users, listed_now, {.listed_at = listed_at, .use_changed_at = true});
+                              users, std::move(listed_now), {.listed_at = listed_at, .use_changed_at = true}, confirm_gone);
 }
 
 absl::StatusOr<RunOutcome> MonoCloudSource::RunGroup(const std::string& group, SourceContext& ctx) {

@@ -5,15 +5,17 @@
 //   descending, paging metadata in X-Pagination): a `disabled` flag that differs from the
 //   mirror is applied at fact time `last_updated` (so only a change newer than the mirror's
 //   wins); an unknown user becomes known; a user the previous complete listing held and this
-//   one does not is deleted (at the listing's start). The listed ids are kept (source_items)
-//   with the events that follow from them.
+//   one does not is deleted (at the listing's start) once GET /api/users/{id} answers 404 —
+//   offset paging can miss a user who moved between pages while the listing ran. The listed
+//   ids are kept (source_items) with the events that follow from them.
 // - scope <group id> — each configured group, a workspace whose members are the group's users
 //   (GET /api/users/groups/{group_id}/assigned), role `member`, diffed like Huudis members.
 // An incomplete listing changes nothing. Header `X-API-KEY: <key>`.
 //
-// Offset paging over a list that changes while it is read can shift an item between pages;
-// sorting by last_updated descending keeps unchanged users where they were, and a user missed
-// by one listing is found by the next (a deletion needs two complete listings to disagree).
+// Offset paging over a list that changes while it is read can shift an item between pages (a
+// user updated meanwhile moves to the front). A user missed that way is not deleted (the
+// re-read finds it) and keeps its state until the next listing. A group's member missed that
+// way is removed and added back by the next listing.
 
 #include <chrono>
 #include <set>

@@ -577,6 +577,11 @@ TEST(MonoCloudPullE2ETest, UsersAndGroupsConvergeByPolling) {
     pages = std::max(pages, static_cast<size_t>(std::stoi(r.query.at("page"))));
   }
   EXPECT_EQ(pages, 3u);  // 5 users, then 4: pages 1..3
+  // The deletion was confirmed by reading the user (404) before it was applied: an offset
+  // listing can miss a user who moved between pages.
+  bool confirmed = false;
+  for (const FakeRequest& r : mono.Requests()) confirmed |= r.path == "/api/users/mc-4";
+  EXPECT_TRUE(confirmed);
   // Steady state.
   ASSERT_TRUE(mirror.WaitForNewSuccess("monocloud", ""));
   ASSERT_TRUE(mirror.WaitForNewSuccess("monocloud", ""));
@@ -653,6 +658,9 @@ TEST(FusionAuthPullE2ETest, ARolledBackDeactivateIsRepairedByTheReread) {
     searched |= body["search"].contains("numberOfResults");
   }
   EXPECT_TRUE(searched);
+  bool confirmed = false;
+  for (const FakeRequest& r : fusion.Requests()) confirmed |= r.method == "GET" && r.path == "/api/user/" + gone;
+  EXPECT_TRUE(confirmed) << "a deletion is confirmed by a 404 before it is applied";
 }
 
 }  // namespace
