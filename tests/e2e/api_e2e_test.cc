@@ -317,6 +317,7 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
   auto users = v1::UserService::NewStub(Channel());
   auto members = v1::MembershipService::NewStub(Channel());
   auto seats = v1::SeatService::NewStub(Channel());
+  auto admin = v1::AdminService::NewStub(Channel());
   struct Rpc {
     const char* name;
     const char* scope;
@@ -349,6 +350,7 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
       {"GetSeatCount", "seats:read", Invoker(seats.get(), &v1::SeatService::Stub::GetSeatCount, get_seats)},
       {"ListSeatCounts", "seats:read",
        Invoker(seats.get(), &v1::SeatService::Stub::ListSeatCounts, v1::ListSeatCountsRequest())},
+      {"ListSources", "admin", Invoker(admin.get(), &v1::AdminService::Stub::ListSources, v1::ListSourcesRequest())},
   };
   for (const Rpc& rpc : rpcs) {
     grpc::ClientContext none;
@@ -507,6 +509,11 @@ TEST_F(ApiE2ETest, MembershipctlEndToEnd) {
   EXPECT_EQ(Ctl("is-active usr_api_3", with("users:check")).code, 1);
   EXPECT_EQ(Ctl("enable usr_api_3", with("users:write")).code, 0);
   EXPECT_EQ(Ctl("disable usr_nobody", with("users:write")).code, 1);
+  // No pull source is configured here: an empty answer, not an error.
+  auto sources = Ctl("sources", with("admin"));
+  EXPECT_EQ(sources.code, 0) << sources.output;
+  EXPECT_NE(sources.output.find("no pull source configured or seen"), std::string::npos) << sources.output;
+  EXPECT_EQ(Ctl("sources", with("users:read")).code, 3) << "ListSources needs admin";
   EXPECT_EQ(Ctl("frobnicate", env).code, 2);
   EXPECT_EQ(Ctl("--help", env).code, 0);
 }

@@ -290,6 +290,17 @@ TEST(HuudisPullE2ETest, AScriptedHistoryConvergesWithWebhooksOff) {
   EXPECT_TRUE(audit->has_watermark());
   EXPECT_EQ(audit->events_yielded(), 5);  // four facts at first, then the late one; overlaps not counted
   EXPECT_GT(mirror.Metric("mm_source_polls_total{result=\"ok\",source=\"huudis-audit\"}"), 2);
+  // The same status through membershipctl, as an operator reads it.
+  CommandResult ctl = RunCommand("MM_GRPC_ADDR=" + mirror.process().grpc_target() + " MM_TOKEN=" + kToken + " " +
+                                 MM_CTL_BINARY + " sources");
+  EXPECT_EQ(ctl.code, 0) << ctl.output;
+  EXPECT_NE(ctl.output.find("huudis-audit " + std::string(kWorkspace) + ": ok"), std::string::npos) << ctl.output;
+  EXPECT_NE(ctl.output.find("huudis-lists " + std::string(kWorkspace) + ": ok"), std::string::npos) << ctl.output;
+  EXPECT_NE(ctl.output.find("watermark"), std::string::npos) << ctl.output;
+  CommandResult as_json = RunCommand("MM_GRPC_ADDR=" + mirror.process().grpc_target() + " MM_TOKEN=" + kToken + " " +
+                                     MM_CTL_BINARY + " sources --json");
+  json parsed = json::parse(as_json.output);
+  EXPECT_EQ(parsed["sources"].size(), 2u) << as_json.output;
   // Webhooks are off: nothing came that way.
   EXPECT_EQ(mirror.Metric("mm_webhook_requests_total{provider=\"huudis\",status=\"applied\",type=\"huudis.user.disabled.v1\"}"), 0);
 }
