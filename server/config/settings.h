@@ -49,6 +49,9 @@ struct Settings {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds shutdown_grace{20000};
+  std::chrono::milliseconds request_timeout{15000};
+  std::chrono::seconds db_connect_timeout{5};
+  std::chrono::milliseconds db_statement_timeout{30000};
   size_t writer_max_batch = 512;
   size_t writer_max_queue = 20000;
   std::chrono::milliseconds poll_interval{250};

@@ -70,20 +70,34 @@ size_t EventWriter::queued() const {
 void EventWriter::Run() {
   std::vector<Pending> batch;
   while (true) {
+    bool probe = false;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
+      const absl::Condition work(
           +[](EventWriter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->stopping_ || !w->queue_.empty(); },
-          this));
-      if (queue_.empty()) return;  // stopping and drained
-      size_t events = 0;
-      // At least one request; then as many as fit under max_batch events.
-      while (!queue_.empty() && (batch.empty() || events + queue_.front().events.size() <= options_.max_batch)) {
-        events += queue_.front().events.size();
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+          this);
+      if (healthy_.load()) {
+        mu_.Await(work);
+      } else {
+        // Unhealthy and still idle when the back-off ends: probe, so that readiness recovers
+        // without traffic (an unready replica is sent none).
+        probe = !mu_.AwaitWithTimeout(work, absl::FromChrono(backoff_until_ - std::chrono::steady_clock::now()));
       }
-      queued_events_ -= events;
+      if (!probe) {
+        if (queue_.empty()) return;  // stopping and drained
+        size_t events = 0;
+        // At least one request; then as many as fit under max_batch events.
+        while (!queue_.empty() && (batch.empty() || events + queue_.front().events.size() <= options_.max_batch)) {
+          events += queue_.front().events.size();
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        queued_events_ -= events;
+      }
+    }
+    if (probe) {
+      Probe();
+      continue;
     }
     CommitBatch(batch);
     batch.clear();
@@ -111,6 +125,20 @@ void EventWriter::NoteUnavailable(const absl::Status& status, size_t events) {
     log::Error("event batch not committed: database unavailable",
                {{"events", std::to_string(events)}, {"error", std::string(status.message())}});
   }
+}
+
+void EventWriter::Probe() {
+  absl::Status status = store_.Ping();
+  if (status.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      backoff_until_ = {};
+    }
+    if (!healthy_.exchange(true)) log::Info("event writer recovered: database reachable again");
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  backoff_until_ = std::chrono::steady_clock::now() + options_.unavailable_backoff;
 }
 
 void EventWriter::NoteCommitted(uint64_t sequence) {
@@ -152,8 +180,17 @@ void EventWriter::CommitBatch(std::vector<Pending>& batch) {
   const absl::Status& status = results.status();
   if (absl::IsUnavailable(status)) {
     NoteUnavailable(status, events.size());
-    // Nothing was committed: every waiter is told so and the provider retries.
+    // Nothing was committed: every waiter is told so and the provider retries. So is every
+    // request queued behind it: each would wait on the same database in turn (up to the
+    // statement timeout each when it is silent), and a drain would wait for all of them.
+    std::deque<Pending> queued;
+    {
+      absl::MutexLock lock(&mu_);
+      queued.swap(queue_);
+      queued_events_ = 0;
+    }
     for (Pending& p : batch) p.done(absl::UnavailableError("database unavailable"));
+    for (Pending& p : queued) p.done(absl::UnavailableError("database unavailable"));
     return;
   }
   if (batch.size() > 1) {

@@ -1,5 +1,5 @@
 #pragma once
-// Group commit (STYLE.md practice 6; LevelDB's DBImpl::Write): request threads enqueue events
+// Group commit (as in LevelDB's DBImpl::Write): request threads enqueue events
 // and return at once; one writer thread takes everything queued (up to max_batch events),
 // applies it in one store transaction and calls each request's callback with its own result.
 // At low load a batch is one event and adds no delay; under load batches grow by themselves
@@ -123,6 +123,8 @@ class EventWriter {
   // Marks the database unavailable (back-off, unhealthy) and says so once.
   void NoteUnavailable(const absl::Status& status, size_t events);
   void NoteCommitted(uint64_t sequence);
+  // While unhealthy and idle: asks the store whether the database answers again.
+  void Probe();
 
   store::EventStore& store_;
   const EventWriterOptions options_;

@@ -200,9 +200,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     server_->in_flight_.fetch_add(1);
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    server_->handler_(request_, [self = this->shared_from_this(), answered](HttpResponse response) {
-      if (answered->exchange(true)) return;  // exactly once, even if a handler errs
-      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+    // The handler's deadline: whichever comes first, its answer or a 503, is written.
+    auto deadline = std::make_shared<net::steady_timer>(stream_.get_executor());
+    deadline->expires_after(opts().handler_timeout);
+    deadline->async_wait([self = this->shared_from_this(), answered](beast::error_code wait_ec) {
+      if (wait_ec || answered->exchange(true)) return;
+      self->server_->in_flight_.fetch_sub(1);
+      self->WriteProblem(503, "no answer in time (the database may be slow or unreachable); retry", true, "5");
+    });
+    server_->handler_(request_, [self = this->shared_from_this(), answered, deadline](HttpResponse response) {
+      if (answered->exchange(true)) return;  // exactly once: the handler's answer, or the deadline's
+      net::post(self->stream_.get_executor(), [self, deadline, response = std::move(response)]() mutable {
+        deadline->cancel();
         self->server_->in_flight_.fetch_sub(1);
         self->Write(std::move(response));
       });

@@ -63,6 +63,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds write_timeout{10000};
+  // Longest a request waits for its handler's answer (a webhook for its commit): then 503 with
+  // Retry-After, and the answer that comes later is dropped (it was not promised).
+  std::chrono::milliseconds handler_timeout{15000};
   HttpTlsOptions tls;
 };
 

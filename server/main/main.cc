@@ -1,5 +1,5 @@
 // membership-mirror: `serve` runs the service, `migrate` applies the schema. This file only
-// parses settings and wires components together (STYLE.md practice 1).
+// parses settings and wires components together.
 
 #include <csignal>
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -38,6 +39,7 @@
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
 #include "store/pg_change_log_pruner.h"
+#include "store/pg_connection.h"
 #include "store/pg_event_store.h"
 #include "store/pg_read_store.h"
 #include "store/pg_source_store.h"
@@ -171,6 +173,11 @@ int Serve(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  store::DatabaseTimeouts db_timeouts;
+  db_timeouts.connect = settings.db_connect_timeout;
+  db_timeouts.statement = settings.db_statement_timeout;
+  store::SetDatabaseTimeouts(db_timeouts);  // before any connection is made
+
   metrics::Metrics metrics;
   adapters::HuudisAdapter huudis({.secrets = settings.huudis_secrets,
                                   .tolerance = settings.huudis_tolerance});
@@ -247,6 +254,7 @@ int Serve(const std::vector<std::string>& args) {
        .max_connections = settings.max_connections,
        .header_timeout = settings.header_timeout,
        .body_timeout = settings.body_timeout,
+       .handler_timeout = settings.request_timeout,
        .tls = {.cert_chain_pem = http_tls->cert_chain,
                .private_key_pem = http_tls->private_key,
                .client_ca_pem = http_tls->client_ca}},
@@ -291,6 +299,8 @@ int Serve(const std::vector<std::string>& args) {
     schema_checker.join();
     return 1;
   }
+  // gRPC's default health service starts SERVING; it must not say so before readiness does.
+  grpc_server->GetHealthCheckService()->SetServingStatus(false);
   auto tls_mode = [](const config::TlsPem& tls) {
     return !tls.enabled() ? "off" : tls.client_ca.empty() ? "tls" : "mtls";
   };
@@ -330,8 +340,8 @@ int Serve(const std::vector<std::string>& args) {
   }
 
   // Main loop: wait for a signal, refreshing gauges and the gRPC health status meanwhile.
-  // gRPC's default health service starts SERVING: it says NOT_SERVING until ready (DESIGN §5a)
-  // and follows every evaluation of readiness from here on, /readyz's included.
+  // The health status (NOT_SERVING since the start) follows every evaluation of readiness from
+  // here on, /readyz's included (DESIGN §5a).
   grpc::HealthCheckServiceInterface* health = grpc_server->GetHealthCheckService();
   readiness.SetListener([health](bool ready) { health->SetServingStatus(ready); });
   readiness.Evaluate();
@@ -354,6 +364,18 @@ int Serve(const std::vector<std::string>& args) {
   }
 
   // Graceful shutdown: stop being ready, refuse new webhooks (503), let in-flight work finish.
+  // It cannot hang: past the grace plus one database deadline (a round trip on a silent
+  // database is cut off by then, DESIGN §5a) the process exits anyway. Nothing is lost by
+  // that: a webhook is answered 2xx only once committed, a source page only checkpointed
+  // once committed.
+  const auto hard_deadline = settings.shutdown_grace + store::CurrentDatabaseTimeouts().statement +
+                             store::CurrentDatabaseTimeouts().watchdog_grace + std::chrono::seconds(5);
+  std::thread([hard_deadline] {
+    std::this_thread::sleep_for(hard_deadline);
+    log::Error("shutdown did not finish in time; exiting",
+               {{"millis", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(hard_deadline).count())}});
+    std::_Exit(1);
+  }).detach();
   draining.store(true);
   readiness.Evaluate();  // not ready, and gRPC health NOT_SERVING
   bool drained = http.Drain(settings.shutdown_grace);

@@ -65,6 +65,10 @@ class EventStore {
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(std::span<const domain::ProviderEvent* const> batch) {
     return ApplyBatch(batch, {});
   }
+  // One round trip that writes nothing: whether the database answers (UNAVAILABLE if not).
+  // The writer probes with it while unhealthy and idle, so that readiness recovers without
+  // waiting for traffic an unready replica is not sent.
+  virtual absl::Status Ping() = 0;
 };
 
 // What the IsUserActive cache keeps per user.

@@ -24,6 +24,9 @@ class InMemoryEventStore final : public EventStore, public ChangeFeed {
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
       std::span<const domain::ProviderEvent* const> batch,
       std::span<const SourceCheckpoint* const> checkpoints) override;
+  absl::Status Ping() override {
+    return unavailable_.load() ? absl::UnavailableError("injected: database unavailable") : absl::OkStatus();
+  }
 
   absl::StatusOr<uint64_t> LoadUserStates(const std::function<void(UserStateRow&&)>& row) override;
   absl::StatusOr<ChangeRead> ReadChanges(uint64_t after, int limit) override;

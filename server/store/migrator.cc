@@ -88,7 +88,7 @@ absl::StatusOr<MigrateReport> ApplyMigrations(const std::string& database_url,
   MigrateReport report;
   absl::Status failure;
   absl::Status status = CatchAll([&] {
-    pqxx::connection conn(database_url);
+    pqxx::connection conn(WithConnectionDefaults(database_url));
     pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) + ")");
     pqxx::nontransaction(conn).exec(kCreateVersionTable);
     std::map<int, Applied> applied = ReadApplied(conn);
@@ -129,7 +129,7 @@ absl::Status CheckSchemaCurrent(const std::string& database_url,
                                 const std::vector<Migration>& migrations) {
   absl::Status result;
   absl::Status status = CatchAll([&] {
-    pqxx::connection conn(database_url);
+    pqxx::connection conn(WithConnectionDefaults(database_url));
     std::map<int, Applied> applied = ReadApplied(conn);
     result = CheckChecksums(applied, migrations);
     if (!result.ok()) return;

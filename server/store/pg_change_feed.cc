@@ -134,20 +134,13 @@ PgChangeFeed::PgChangeFeed(std::string database_url) {
 
 PgChangeFeed::~PgChangeFeed() { conn_.reset(); }
 
-template <typename Fn>
-absl::Status PgChangeFeed::Run(Fn&& fn) {
-  absl::Status status = CatchAll(std::forward<Fn>(fn));
-  if (absl::IsUnavailable(status)) conn_->Reset();
-  return status;
-}
 
 absl::StatusOr<uint64_t> PgChangeFeed::LoadUserStates(
     const std::function<void(UserStateRow&&)>& sink) {
   uint64_t head = 0;
-  absl::Status status = Run([&] {
+  absl::Status status = conn_->Run([&](pqxx::connection& conn) {
     // One REPEATABLE READ snapshot: the head and every page agree with each other.
-    pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only> txn(
-        conn_->Get());
+    pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only> txn(conn);
     head = static_cast<uint64_t>(txn.exec_prepared1(kReadHead)[0].as<long long>());
     // libpqxx 6 puts the "table" into COPY ... TO STDOUT as given: a parenthesized query works.
     pqxx::stream_from copy(txn, kCopyUserStates);
@@ -166,8 +159,8 @@ absl::StatusOr<uint64_t> PgChangeFeed::LoadUserStates(
 
 size_t PgChangeFeed::UserCountHint() {
   long long estimate = 0;
-  absl::Status status = Run([&] {
-    pqxx::nontransaction txn(conn_->Get());
+  absl::Status status = conn_->Run([&](pqxx::connection& conn) {
+    pqxx::nontransaction txn(conn);
     estimate = txn.exec_prepared1(kUserCountHint)[0].as<long long>();
   });
   return status.ok() && estimate > 0 ? static_cast<size_t>(estimate) : 0;
@@ -175,11 +168,11 @@ size_t PgChangeFeed::UserCountHint() {
 
 absl::StatusOr<ChangeRead> PgChangeFeed::ReadChanges(uint64_t after, int limit) {
   ChangeRead rows;
-  absl::Status status = Run([&] {
+  absl::Status status = conn_->Run([&](pqxx::connection& conn) {
     // One statement, so no transaction: one round trip instead of three (BEGIN, SELECT,
     // COMMIT) between a notification and the change reaching the cache. A single SELECT
     // sees one snapshot; writers commit in sequence order, so it sees a prefix of the log.
-    pqxx::nontransaction txn(conn_->Get());
+    pqxx::nontransaction txn(conn);
     rows = FollowChanges(txn, after, limit);
   });
   if (!status.ok()) return status;
@@ -187,13 +180,12 @@ absl::StatusOr<ChangeRead> PgChangeFeed::ReadChanges(uint64_t after, int limit) 
 }
 
 absl::Status PgChangeFeed::WaitForNotification(std::chrono::milliseconds timeout) {
-  return Run([&] {
-    pqxx::connection& c = conn_->Get();
+  return conn_->Run([&](pqxx::connection& c) {
     // Notifications that arrived while we were reading are already queued: take them first.
     if (c.get_notifs() > 0) return;
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
     c.await_notification(static_cast<long>(us / 1000000), static_cast<long>(us % 1000000));
-  });
+  }, timeout);
 }
 
 }  // namespace mm::store

@@ -25,8 +25,6 @@ class PgChangeFeed final : public ChangeFeed {
 
  private:
   class Receiver;
-  template <typename Fn>
-  absl::Status Run(Fn&& fn);
 
   std::unique_ptr<Receiver> receiver_;
   std::unique_ptr<PgConnection> conn_;

@@ -36,13 +36,12 @@ void PgChangeLogPruner::Stop() {
 
 absl::StatusOr<int64_t> PgChangeLogPruner::PruneOnce() {
   int64_t deleted = 0;
-  absl::Status status = CatchAll([&] {
-    pqxx::work txn(conn_->Get());
+  absl::Status status = conn_->Run([&](pqxx::connection& conn) {
+    pqxx::work txn(conn);
     deleted = static_cast<int64_t>(
         txn.exec_prepared(kPrune, static_cast<double>(retention_.count())).affected_rows());
     txn.commit();
   });
-  if (absl::IsUnavailable(status)) conn_->Reset();
   if (!status.ok()) return status;
   return deleted;
 }

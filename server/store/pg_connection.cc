@@ -1,10 +1,100 @@
 #include "store/pg_connection.h"
 
+#include <sys/socket.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <string_view>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/log.h"
 
 namespace mm::store {
 
 namespace {
+
+DatabaseTimeouts& Timeouts() {
+  static DatabaseTimeouts timeouts;
+  return timeouts;
+}
+
+// Shuts down the sockets of round trips that outlived their deadline (see DatabaseTimeouts).
+// One thread for the process, started on first use and never stopped (it outlives every
+// connection; static destruction would race its users).
+class Watchdog {
+ public:
+  static Watchdog& Instance() {
+    static Watchdog* watchdog = new Watchdog();
+    return *watchdog;
+  }
+  uint64_t Watch(int fd, std::chrono::steady_clock::time_point deadline) {
+    absl::MutexLock lock(&mu_);
+    uint64_t id = next_id_++;
+    watched_.emplace(id, Entry{fd, deadline});
+    return id;
+  }
+  // After this returns the watchdog no longer touches the socket.
+  void Unwatch(uint64_t id) {
+    absl::MutexLock lock(&mu_);
+    watched_.erase(id);
+  }
+
+ private:
+  struct Entry {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  Watchdog() {
+    std::thread([this] { Loop(); }).detach();
+  }
+  void Loop() {
+    while (true) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      absl::MutexLock lock(&mu_);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = watched_.begin(); it != watched_.end();) {
+        if (it->second.deadline > now) {
+          ++it;
+          continue;
+        }
+        // Under the lock: the owner cannot have closed (and the fd been reused) meanwhile.
+        ::shutdown(it->second.fd, SHUT_RDWR);
+        log::Warn("database round trip unanswered past its deadline: connection dropped",
+                  {{"fd", std::to_string(it->second.fd)}});
+        it = watched_.erase(it);
+      }
+    }
+  }
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Entry> watched_ ABSL_GUARDED_BY(mu_);
+};
+
+// The round trips on socket `fd` while this lives may take the statement timeout plus the
+// watchdog's grace plus `expected_wait`; past that the watchdog shuts the socket down.
+class Watched {
+ public:
+  Watched(int fd, std::chrono::milliseconds expected_wait)
+      : id_(Watchdog::Instance().Watch(fd, std::chrono::steady_clock::now() + Timeouts().statement +
+                                               Timeouts().watchdog_grace + expected_wait)) {}
+  ~Watched() { Watchdog::Instance().Unwatch(id_); }
+  Watched(const Watched&) = delete;
+  Watched& operator=(const Watched&) = delete;
+
+ private:
+  uint64_t id_;
+};
+
+// Whether `url` already sets libpq parameter `name`.
+bool HasParameter(const std::string& url, const std::string& name) {
+  for (char sep : {'?', '&', ' '}) {
+    if (url.find(std::string(1, sep) + name + "=") != std::string::npos) return true;
+  }
+  return url.rfind(name + "=", 0) == 0;
+}
 
 // PostgreSQL's message without its DETAIL and CONTEXT lines, which may quote row contents
 // (emails, names): what is logged and stored as a reason is the error, not the data.
@@ -61,6 +151,33 @@ absl::Status StatusFromException(const std::exception& e) {
   return absl::InternalError(std::string("database error: ") + e.what());
 }
 
+void SetDatabaseTimeouts(const DatabaseTimeouts& timeouts) { Timeouts() = timeouts; }
+const DatabaseTimeouts& CurrentDatabaseTimeouts() { return Timeouts(); }
+
+std::string WithConnectionDefaults(const std::string& url) {
+  const DatabaseTimeouts& t = Timeouts();
+  const std::pair<std::string, std::string> defaults[] = {
+      {"connect_timeout", std::to_string(t.connect.count())},
+      {"keepalives", "1"},
+      {"keepalives_idle", std::to_string(t.keepalive_idle.count())},
+      {"keepalives_interval", std::to_string(t.keepalive_interval.count())},
+      {"keepalives_count", std::to_string(t.keepalive_count)},
+      {"tcp_user_timeout",
+       std::to_string((t.keepalive_idle + t.keepalive_interval * t.keepalive_count).count() * 1000)},
+  };
+  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  std::string out = url;
+  for (const auto& [name, value] : defaults) {
+    if (HasParameter(out, name)) continue;
+    if (uri) {
+      out += (out.find('?') == std::string::npos ? "?" : "&") + name + "=" + value;
+    } else {
+      out += (out.empty() ? "" : " ") + name + "=" + value;
+    }
+  }
+  return out;
+}
+
 absl::Status CatchAll(const std::function<void()>& fn) {
   try {
     fn();
@@ -73,7 +190,7 @@ absl::Status CatchAll(const std::function<void()>& fn) {
 PgConnection::PgConnection(std::string url, std::vector<Statement> statements,
                            std::function<void(pqxx::connection&)> on_connect,
                            std::function<void()> on_reset)
-    : url_(std::move(url)),
+    : url_(WithConnectionDefaults(url)),
       statements_(std::move(statements)),
       on_connect_(std::move(on_connect)),
       on_reset_(std::move(on_reset)) {}
@@ -83,20 +200,31 @@ PgConnection::~PgConnection() { Reset(); }
 pqxx::connection& PgConnection::Get() {
   if (conn_ && !conn_->is_open()) Reset();
   if (!conn_) {
+    // Connecting is bounded by connect_timeout (WithConnectionDefaults), the set-up's round
+    // trips by the watchdog. The socket is unwatched before the connection can close.
     auto conn = std::make_unique<pqxx::connection>(url_);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     // Deprecated in 6.4 but the only way to stop a silent reconnect that would drop LISTEN.
     conn->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
-    // prepare() is lazy; prepare_now() sends it, so bad SQL fails here, at start-up.
-    for (const Statement& s : statements_) {
-      conn->prepare(s.name, s.sql);
-      conn->prepare_now(s.name);
+    {
+      const Watched watched(conn->sock(), std::chrono::milliseconds(0));
+      {
+        // A slow statement is the server's to end; a silent server the watchdog's.
+        pqxx::nontransaction txn(*conn);
+        txn.exec("SET statement_timeout = " + std::to_string(Timeouts().statement.count()));
+      }
+      // prepare() is lazy; prepare_now() sends it, so bad SQL fails here, at start-up.
+      for (const Statement& s : statements_) {
+        conn->prepare(s.name, s.sql);
+        conn->prepare_now(s.name);
+      }
     }
     conn_ = std::move(conn);
     if (on_connect_) {
       try {
+        const Watched watched(conn_->sock(), std::chrono::milliseconds(0));
         on_connect_(*conn_);
       } catch (...) {
         Reset();
@@ -105,6 +233,17 @@ pqxx::connection& PgConnection::Get() {
     }
   }
   return *conn_;
+}
+
+absl::Status PgConnection::Run(const std::function<void(pqxx::connection&)>& fn,
+                               std::chrono::milliseconds expected_wait) {
+  absl::Status status = CatchAll([&] {
+    pqxx::connection& conn = Get();
+    const Watched watched(conn.sock(), expected_wait);
+    fn(conn);
+  });
+  if (absl::IsUnavailable(status)) Reset();
+  return status;
 }
 
 void PgConnection::Reset() {

@@ -22,7 +22,7 @@
 
 namespace mm::store {
 
-// Maps a libpqxx/libpq exception to a Status, in one place (STYLE.md "Errors"), by cause:
+// Maps a libpqxx/libpq exception to a Status, in one place, by cause:
 // - UNAVAILABLE, transient: broken connection, connection-class SQLSTATE, server shutting
 //   down, statement timeout, insufficient resources, I/O errors, commit outcome unknown, a
 //   read-only transaction (a demoted primary);
@@ -36,6 +36,29 @@ absl::Status StatusFromException(const std::exception& e);
 
 // Runs `fn`, turning any exception into a Status via StatusFromException.
 absl::Status CatchAll(const std::function<void()>& fn);
+
+// Timeouts of every database connection (DESIGN §5a), so that a database that silently stops
+// answering is noticed within seconds instead of hanging the writer, the follower and the
+// read pool. Set once at start (membership-mirror serve), before any connection is made.
+struct DatabaseTimeouts {
+  std::chrono::seconds connect{5};           // libpq connect_timeout
+  std::chrono::milliseconds statement{30000};  // SET statement_timeout, on each connection
+  // libpq TCP keepalives (idle, interval, count) and tcp_user_timeout: a peer that vanishes
+  // without closing is noticed in about idle + interval * count.
+  std::chrono::seconds keepalive_idle{5};
+  std::chrono::seconds keepalive_interval{2};
+  int keepalive_count = 3;
+  // A round trip the server has not answered after statement + this (a peer that accepts
+  // bytes and never answers, which keepalives cannot tell from a slow one) has its socket
+  // shut down by a watchdog: the call fails UNAVAILABLE and the connection is made again.
+  std::chrono::milliseconds watchdog_grace{5000};
+};
+void SetDatabaseTimeouts(const DatabaseTimeouts& timeouts);
+const DatabaseTimeouts& CurrentDatabaseTimeouts();
+
+// `url` (a libpq URI or key=value string) with the connect timeout and keepalive parameters of
+// CurrentDatabaseTimeouts() added, except those the URL already sets.
+std::string WithConnectionDefaults(const std::string& url);
 
 class PgConnection {
  public:
@@ -54,6 +77,12 @@ class PgConnection {
   // Returns the open connection, connecting and preparing every statement first if needed.
   // Throws on failure (callers are inside CatchAll).
   pqxx::connection& Get();
+  // Runs `fn` on the connection (made first if needed) under the watchdog: the round trips it
+  // makes may take CurrentDatabaseTimeouts().statement + watchdog_grace + `expected_wait`
+  // (for a call that waits on purpose, such as a LISTEN). Exceptions become a Status
+  // (StatusFromException); after UNAVAILABLE the connection is dropped (Reset).
+  absl::Status Run(const std::function<void(pqxx::connection&)>& fn,
+                   std::chrono::milliseconds expected_wait = std::chrono::milliseconds(0));
   // Forgets the connection (after an error); the next Get() reconnects.
   void Reset();
   bool IsOpen() const { return conn_ != nullptr; }

@@ -291,16 +291,23 @@ PgEventStore::PgEventStore(std::string database_url)
 PgEventStore::~PgEventStore() = default;
 
 absl::Status PgEventStore::Connect() {
-  absl::Status status = CatchAll([&] { conn_->Get(); });
+  absl::Status status = conn_->Run([](pqxx::connection&) {});
   if (!status.ok()) conn_->Reset();
   return status;
+}
+
+absl::Status PgEventStore::Ping() {
+  return conn_->Run([](pqxx::connection& conn) {
+    pqxx::nontransaction txn(conn);
+    txn.exec("SELECT 1");
+  });
 }
 
 absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
     std::span<const ProviderEvent* const> batch, std::span<const SourceCheckpoint* const> checkpoints) {
   std::vector<ApplyResult> results(batch.size());
-  absl::Status status = CatchAll([&] {
-    pqxx::work txn(conn_->Get());
+  absl::Status status = conn_->Run([&](pqxx::connection& conn) {
+    pqxx::work txn(conn);
     const auto head = static_cast<uint64_t>(txn.exec_prepared1(kLockHead)[0].as<long long>());
     LoadedState loaded = LoadBatchState(txn, batch);
 
@@ -363,10 +370,7 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
     }
     txn.commit();
   });
-  if (!status.ok()) {
-    if (absl::IsUnavailable(status)) conn_->Reset();
-    return status;
-  }
+  if (!status.ok()) return status;
   return results;
 }
 

@@ -27,13 +27,16 @@ class PgEventStore final : public EventStore {
   explicit PgEventStore(std::string database_url);
   ~PgEventStore() override;
 
-  // Connects and prepares every statement, so bad SQL or a missing schema fails at start-up.
+  // Connects and prepares every statement now (tests use it to fail early on bad SQL). `serve`
+  // does not call it: statements are prepared on the first batch, and the readiness schema
+  // check is what holds a replica back until the schema is current.
   absl::Status Connect();
 
   using EventStore::ApplyBatch;
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
       std::span<const domain::ProviderEvent* const> batch,
       std::span<const SourceCheckpoint* const> checkpoints) override;
+  absl::Status Ping() override;
 
  private:
   std::unique_ptr<PgConnection> conn_;

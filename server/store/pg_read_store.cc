@@ -97,13 +97,11 @@ PgReadStore::~PgReadStore() = default;
 
 template <typename Fn>
 absl::Status PgReadStore::Run(Fn&& fn) {
-  absl::Status status = CatchAll([&] {
-    pqxx::read_transaction txn(conn_->Get());
+  return conn_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction txn(conn);
     fn(txn);
     txn.commit();
   });
-  if (absl::IsUnavailable(status)) conn_->Reset();
-  return status;
 }
 
 absl::StatusOr<std::optional<UserView>> PgReadStore::GetUser(const std::string& user_id) {

@@ -47,13 +47,11 @@ PgSourceStore::~PgSourceStore() = default;
 
 template <typename Fn>
 absl::Status PgSourceStore::Run(Fn&& fn) {
-  absl::Status status = CatchAll([&] {
-    pqxx::work txn(conn_->Get());
+  return conn_->Run([&](pqxx::connection& conn) {
+    pqxx::work txn(conn);
     fn(txn);
     txn.commit();
   });
-  if (absl::IsUnavailable(status)) conn_->Reset();
-  return status;
 }
 
 absl::StatusOr<std::optional<std::string>> PgSourceStore::LoadPosition(const std::string& source,
@@ -147,8 +145,8 @@ PgSourceLease::PgSourceLease(std::string database_url, std::string name)
 PgSourceLease::~PgSourceLease() { Release(); }
 
 bool PgSourceLease::Hold() {
-  absl::Status s = CatchAll([&] {
-    pqxx::nontransaction txn(conn_->Get());
+  absl::Status s = conn_->Run([&](pqxx::connection& conn) {
+    pqxx::nontransaction txn(conn);
     if (held_) {
       txn.exec_prepared("ping");  // the lock lives as long as this session
     } else {
@@ -164,8 +162,8 @@ bool PgSourceLease::Hold() {
 
 void PgSourceLease::Release() {
   if (!held_) return;
-  absl::Status s = CatchAll([&] {
-    pqxx::nontransaction txn(conn_->Get());
+  absl::Status s = conn_->Run([&](pqxx::connection& conn) {
+    pqxx::nontransaction txn(conn);
     txn.exec_prepared("unlock", kSourceLockClass, name_);
   });
   if (!s.ok()) conn_->Reset();

@@ -67,7 +67,7 @@ class ReadStore {
                                                                    int limit) = 0;
   // Zeros for an unknown account.
   virtual absl::StatusOr<SeatCountView> GetSeatCount(const std::string& account_id) = 0;
-  // Accounts with at least one seat row, by account_id, after `after_account_id`.
+  // Every account (zero counts included), by account_id, after `after_account_id`.
   virtual absl::StatusOr<Page<SeatCountView>> ListSeatCounts(const std::string& after_account_id,
                                                              int limit) = 0;
   // Change-log rows with sequence > `after`, in order, at most `limit` (the same contract as

@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -103,16 +105,20 @@ int PgPort() {
   return std::stoi(admin.substr(at + 11));
 }
 
+// The settings of a service whose database connections go through `proxy` (in front of the
+// test PostgreSQL), so that the test can cut or silence that database for it alone.
+std::map<std::string, std::string> EnvThroughProxy(const TestDatabase& db, const TcpProxy& proxy) {
+  const std::string pg = ":" + std::to_string(PgPort()) + "/";
+  return Env(ReplaceAll(db.url(), pg, ":" + std::to_string(proxy.port()) + "/"), WriteCallersFile(TempDir()));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 TEST(HardeningE2ETest, BeforeTheCacheHasLoadedIsUserActiveIsUnavailableAndHealthNotServing) {
   auto db = TestDatabase::Create("e2e_startup");
-  const int pg_port = PgPort();
-  TcpProxy proxy("127.0.0.1", pg_port);
+  TcpProxy proxy("127.0.0.1", PgPort());
   proxy.SetDown(true);  // the snapshot cannot load until the database is reachable
-  std::string dir = TempDir();
-  auto env = Env(ReplaceAll(db->url(), ":" + std::to_string(pg_port) + "/", ":" + std::to_string(proxy.port()) + "/"),
-                 WriteCallersFile(dir));
+  auto env = EnvThroughProxy(*db, proxy);
   auto service = ServiceProcess::Start({.binary = MM_SERVER_BINARY, .env = env, .wait_ready = false});
 
   UserClient checker(service->grpc_target(), kCheckerToken);
@@ -136,6 +142,74 @@ TEST(HardeningE2ETest, BeforeTheCacheHasLoadedIsUserActiveIsUnavailableAndHealth
   EXPECT_EQ(Health(*service), grpc::health::v1::HealthCheckResponse::SERVING);
   ASSERT_TRUE(checker.IsUserActive(req, &resp).ok());
   EXPECT_EQ(resp.state(), v1::USER_STATE_UNKNOWN);
+}
+
+// DESIGN §5a "timeouts everywhere": a database that stops answering without closing its
+// connections (a proxy that swallows every byte) is noticed within seconds — webhooks get 503
+// within the request deadline instead of hanging, the service turns not ready, IsUserActive
+// keeps answering from memory — and the service recovers by itself when the database answers
+// again.
+TEST(HardeningE2ETest, ADatabaseThatSilentlyStopsAnsweringIsNoticedAndSurvived) {
+  auto db = TestDatabase::Create("e2e_silent");
+  TcpProxy proxy("127.0.0.1", PgPort());
+  auto env = EnvThroughProxy(*db, proxy);
+  env["MM_DB_STATEMENT_TIMEOUT_MS"] = "1000";
+  env["MM_DB_CONNECT_TIMEOUT_SECONDS"] = "2";
+  env["MM_REQUEST_TIMEOUT_MS"] = "3000";
+  auto service = ServiceProcess::Start({.binary = MM_SERVER_BINARY, .env = env});
+  auto [before_status, before] = Post(*service, Disable("evt_silent_1", "usr_silent_1"));
+  ASSERT_EQ(before_status, 200) << before;
+  UserClient checker(service->grpc_target(), kCheckerToken);
+  ASSERT_FALSE(checker.Check("usr_silent_1", before["sequence"].get<uint64_t>()).active());
+
+  proxy.SetBlackhole(true);
+  const auto sent = std::chrono::steady_clock::now();
+  auto [status, answer] = Post(*service, Disable("evt_silent_2", "usr_silent_2"));
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  EXPECT_EQ(status, 503) << answer;
+  EXPECT_LT(waited, 8s) << "the webhook waited on a silent database";
+  EXPECT_TRUE(service->WaitReadyStatus(503, 20s)) << "not ready while the database is silent";
+  v1::IsUserActiveResponse during = checker.Check("usr_silent_1");
+  EXPECT_FALSE(during.active()) << "IsUserActive keeps answering from memory";
+  EXPECT_NE(service->Log().find("unanswered past its deadline"), std::string::npos) << service->Log();
+
+  // Ready again by itself, without a webhook to prove it (an unready replica is sent none).
+  proxy.SetBlackhole(false);
+  ASSERT_TRUE(service->WaitReadyStatus(200, 30s)) << service->Log();
+  int retry_status = 0;
+  json retried;
+  ASSERT_TRUE(Eventually([&] {
+    std::tie(retry_status, retried) = Post(*service, Disable("evt_silent_2", "usr_silent_2"));
+    return retry_status == 200;
+  }));
+  EXPECT_FALSE(checker.Check("usr_silent_2", retried["sequence"].get<uint64_t>()).active());
+}
+
+// SIGTERM while the database is silent and a webhook waits on it: the drain still ends, and
+// the waiting webhook is answered 503 (never 2xx: nothing was committed).
+TEST(HardeningE2ETest, ShutdownWhileTheDatabaseIsSilentDoesNotHang) {
+  auto db = TestDatabase::Create("e2e_silent_stop");
+  TcpProxy proxy("127.0.0.1", PgPort());
+  auto env = EnvThroughProxy(*db, proxy);
+  env["MM_DB_STATEMENT_TIMEOUT_MS"] = "1000";
+  env["MM_REQUEST_TIMEOUT_MS"] = "30000";  // the webhook waits on the writer, not on its own deadline
+  env["MM_SHUTDOWN_GRACE_MS"] = "2000";
+  auto service = ServiceProcess::Start({.binary = MM_SERVER_BINARY, .env = env});
+  proxy.SetBlackhole(true);
+  std::promise<int> answered;
+  std::thread sender([&] { answered.set_value(Post(*service, Disable("evt_stop_1", "usr_stop_1")).first); });
+  std::this_thread::sleep_for(300ms);  // the webhook is with the writer, on the silent database
+  const auto signalled = std::chrono::steady_clock::now();
+  service->Signal(SIGTERM);
+  const int code = service->Wait(30s);
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  sender.join();
+  EXPECT_EQ(code, 0) << service->Log();
+  EXPECT_LT(took, 12s) << service->Log();
+  const int status = answered.get_future().get();
+  EXPECT_NE(status, 200) << "answered 2xx without a commit";
+  proxy.SetBlackhole(false);
+  EXPECT_EQ(db->Scalar("SELECT count(*) FROM provider_events WHERE event_id = 'evt_stop_1'"), "0");
 }
 
 class HostileValuesE2ETest : public SharedServiceTest {

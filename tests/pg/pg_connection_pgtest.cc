@@ -1,4 +1,4 @@
-// Error mapping (STYLE.md "Errors": broken connection -> UNAVAILABLE, serialization failure or
+// Error mapping (broken connection -> UNAVAILABLE, serialization failure or
 // deadlock -> ABORTED, anything else -> INTERNAL) on errors a real server produces, and
 // PgConnection's reconnect after Reset().
 

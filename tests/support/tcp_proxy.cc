@@ -36,6 +36,9 @@ class TcpProxy::Impl {
       if (ec) return;
       if (down_.load()) {
         pair->Close();
+      } else if (blackhole_.load()) {
+        pairs_.insert(pair);
+        Swallow(pair, pair->client, pair->up);
       } else {
         pair->server.async_connect(target_, [this, pair](boost::system::error_code cec) {
           if (cec) return pair->Close();
@@ -48,6 +51,18 @@ class TcpProxy::Impl {
     });
   }
 
+  // Reads and drops what `from` sends, for as long as it stays open.
+  void Swallow(std::shared_ptr<Pair> pair, tcp::socket& from, std::array<char, 16384>& buf) {
+    from.async_read_some(net::buffer(buf), [this, pair, &from, &buf](boost::system::error_code ec, size_t) {
+      if (ec) {
+        pair->Close();
+        pairs_.erase(pair);
+        return;
+      }
+      Swallow(pair, from, buf);
+    });
+  }
+
   void Pump(std::shared_ptr<Pair> pair, tcp::socket& from, tcp::socket& to,
             std::array<char, 16384>& buf) {
     from.async_read_some(net::buffer(buf), [this, pair, &from, &to, &buf](boost::system::error_code ec, size_t n) {
@@ -56,6 +71,7 @@ class TcpProxy::Impl {
         pairs_.erase(pair);
         return;
       }
+      if (blackhole_.load()) return Swallow(pair, from, buf);  // this byte and all after: dropped
       net::async_write(to, net::buffer(buf.data(), n), [this, pair, &from, &to, &buf](boost::system::error_code wec, size_t) {
         if (wec) {
           pair->Close();
@@ -76,6 +92,7 @@ class TcpProxy::Impl {
   tcp::endpoint target_;
   tcp::acceptor acceptor_;
   std::atomic<bool> down_{false};
+  std::atomic<bool> blackhole_{false};
   std::set<std::shared_ptr<Pair>> pairs_;  // touched only on the io thread
 };
 
@@ -101,6 +118,18 @@ void TcpProxy::SetDown(bool down) {
     std::promise<void> done;
     net::post(impl_->ioc_, [this, &done] {
       impl_->CloseAll();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+}
+
+void TcpProxy::SetBlackhole(bool blackhole) {
+  impl_->blackhole_.store(blackhole);
+  if (!blackhole) {
+    std::promise<void> done;
+    net::post(impl_->ioc_, [this, &done] {
+      impl_->CloseAll();  // the swallowed ones are useless now; clients reconnect
       done.set_value();
     });
     done.get_future().wait();

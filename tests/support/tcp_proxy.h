@@ -2,6 +2,10 @@
 // A TCP proxy on 127.0.0.1:<port 0> in front of PostgreSQL, so a test can make the database
 // "go away" for one service without touching the server other tests share: SetDown(true)
 // resets every proxied connection and refuses new ones; SetDown(false) lets them through again.
+// SetBlackhole(true) is the nastier failure: every connection stays open, bytes sent are
+// accepted and dropped, nothing is ever answered (a database behind a network that silently
+// swallows packets; TCP itself looks healthy); new connections are accepted and treated alike.
+// SetBlackhole(false) closes the swallowed connections and lets new ones through again.
 
 #include <atomic>
 #include <string>
@@ -16,6 +20,7 @@ class TcpProxy {
   ~TcpProxy();
   int port() const { return port_; }
   void SetDown(bool down);
+  void SetBlackhole(bool blackhole);
 
   class Impl;
 

@@ -62,6 +62,7 @@ class ControlledStore final : public store::EventStore {
     }
     return inner_.ApplyBatch(batch, checkpoints);
   }
+  absl::Status Ping() override { return inner_.Ping(); }
 
   void Open() {
     std::lock_guard lock(mu_);
@@ -308,15 +309,37 @@ TEST(EventWriterTest, UnavailableStoreFailsTheBatchAndTheWriterBacksOff) {
   EXPECT_FALSE(memory.StoredOutcome(domain::Provider::kHuudis, "e1").has_value());
 }
 
-TEST(EventWriterTest, RecoversAfterTheBackOff) {
-  store::InMemoryEventStore memory;
-  Results results;
-  EventWriter writer(memory, Options());  // 50 ms back-off
+// Makes the database unavailable and fails one submission ("down") on it.
+void FailOnUnavailableDatabase(store::InMemoryEventStore& memory, EventWriter& writer, Results& results) {
   memory.SetUnavailable(true);
   SubmitNewUser(writer, results, "down");
   ASSERT_TRUE(results.WaitFor("down"));
   ExpectCode(results, "down", absl::StatusCode::kUnavailable);
   EXPECT_FALSE(writer.healthy());
+}
+
+TEST(EventWriterTest, AnIdleUnhealthyWriterProbesAndRecoversWithoutTraffic) {
+  store::InMemoryEventStore memory;
+  Results results;
+  EventWriter writer(memory, Options());  // 50 ms back-off
+  ASSERT_NO_FATAL_FAILURE(FailOnUnavailableDatabase(memory, writer, results));
+  // Still down: the probes fail and the writer stays unhealthy.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(writer.healthy());
+
+  memory.SetUnavailable(false);
+  EXPECT_TRUE(WaitUntil([&] { return writer.healthy(); })) << "no submission is needed to recover";
+  // And the back-off is over: the next submission reaches the store.
+  SubmitNewUser(writer, results, "after");
+  ASSERT_TRUE(results.WaitFor("after"));
+  ExpectOutcome(results, "after", Outcome::kApplied);
+}
+
+TEST(EventWriterTest, RecoversAfterTheBackOff) {
+  store::InMemoryEventStore memory;
+  Results results;
+  EventWriter writer(memory, Options());  // 50 ms back-off
+  ASSERT_NO_FATAL_FAILURE(FailOnUnavailableDatabase(memory, writer, results));
 
   memory.SetUnavailable(false);
   // Keep probing with fresh events until one is applied (the back-off has ended).
