@@ -1,6 +1,6 @@
 #pragma once
 // Decoders of the FusionAuth user API answers the `fusionauth-users` pull source reads
-// (reference/providers.md §2.3-2.4; fixtures tests/fixtures/fusionauth.user.*.json for the
+// (docs/providers.md §2.3-2.4; fixtures tests/fixtures/fusionauth.user.*.json for the
 // user object). Pure.
 //
 // A user's `active` is its state (false: deactivated); its name is `fullName`, else `firstName

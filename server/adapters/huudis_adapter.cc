@@ -42,8 +42,8 @@ struct Mapping {
 // in C++ even though every member has a default.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-// providers.md §1.9. member_removed and member_role_changed have no vendor documentation; their
-// shapes mirror member_added (the INFERRED fixtures).
+// docs/providers.md §1.9. member_removed and member_role_changed have no vendor documentation;
+// their shapes mirror member_added (the INFERRED fixtures).
 constexpr Mapping kMappings[] = {
     {.type = "huudis.user.disabled.v1",
      .kind = EventKind::kUserDisabled,
@@ -180,8 +180,8 @@ std::optional<std::string> MapData(const Mapping& mapping, const json* data, std
   return std::nullopt;
 }
 
-// Audit-log actions that carry the same data as a webhook (reference: the "audit action it
-// mirrors" column of each event's documentation; member_removed and member_role_changed are
+// Audit-log actions that carry the same data as a webhook (docs/providers.md §1.9-1.10: the
+// "audit action" column of the event table; member_removed and member_role_changed are
 // inferred, as their webhooks are).
 struct AuditAction {
   std::string_view action;
@@ -244,8 +244,8 @@ HuudisAdapter::HuudisAdapter(HuudisAdapterOptions options) : options_(std::move(
 
 absl::Status HuudisAdapter::VerifySignature(const HeaderLookup& headers, std::string_view raw_body,
                                             TimePoint now) const {
-  // The docs name one header and the SDKs the other (providers.md §1.4): try both and report
-  // the failure of the first one present.
+  // The docs name one header and the SDKs the other (docs/providers.md §1.4): try both and
+  // report the failure of the first one present.
   absl::Status first_failure;
   for (std::string_view name : {kSignatureHeader, kSdkSignatureHeader}) {
     std::optional<std::string_view> value = headers(name);

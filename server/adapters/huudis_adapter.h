@@ -1,5 +1,5 @@
 #pragma once
-// Huudis webhook adapter (reference/providers.md §1.4-1.9, DESIGN §2-3).
+// Huudis webhook adapter (docs/providers.md §1.4-1.9, DESIGN §2-3).
 //
 // Decode, in this order:
 // 1. Signature: header `Huudis-Signature`, else `X-Huudis-Signature` (the SDKs' name); when both

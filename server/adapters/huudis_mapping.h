@@ -1,7 +1,7 @@
 #pragma once
 // The Huudis field mapping (the table in huudis_adapter.cc), shared by the webhook adapter and
 // the audit-log decoder (huudis_pull.h): the audit log carries the webhooks' data under other
-// action names (reference/providers.md §1.10).
+// action names (docs/providers.md §1.10).
 
 #include <optional>
 #include <string>

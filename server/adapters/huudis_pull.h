@@ -1,5 +1,5 @@
 #pragma once
-// Decoders of the Huudis admin API pages the pull sources read (reference/providers.md §1.1,
+// Decoders of the Huudis admin API pages the pull sources read (docs/providers.md §1.1,
 // §1.10-1.12; fixtures tests/fixtures/huudis.audit-log.page.json, huudis.iam-users.page.json,
 // huudis.end-users.page.json). Pure: bytes in, values out; never throw.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// Huudis webhook signatures (reference/providers.md §1.5).
+// Huudis webhook signatures (docs/providers.md §1.5).
 //
 // A delivery carries `Huudis-Signature: t=<unix seconds>,v1=<lowercase hex>` where
 // v1 = HMAC-SHA256(key = signing secret, message = "<t>." + raw body bytes).

@@ -1,6 +1,6 @@
 #pragma once
 // Decoders of the MonoCloud management API pages the `monocloud` pull source reads
-// (reference/providers.md §3.2-3.4; fixture tests/fixtures/monocloud.user.json). Pure.
+// (docs/providers.md §3.2-3.4; fixture tests/fixtures/monocloud.user.json). Pure.
 //
 // GET /api/users and GET /api/users/groups/{group_id}/assigned answer a JSON array of users,
 // with the paging metadata in the X-Pagination header: {"page_size", "current_page",

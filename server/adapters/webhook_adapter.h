@@ -1,7 +1,7 @@
 #pragma once
 // A provider adapter turns one webhook delivery (headers + raw body bytes) into a ProviderEvent.
 // Adapters are pure: no I/O, no storage, no clock of their own (`now` is passed in), so they
-// are table-tested against reference/fixtures and fuzzed. Thread-safe: Decode is const.
+// are table-tested against tests/fixtures/ and fuzzed. Thread-safe: Decode is const.
 
 #include <functional>
 #include <optional>

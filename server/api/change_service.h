@@ -21,7 +21,9 @@
 // at server shutdown (ChangeHub::Close); RESOURCE_EXHAUSTED when the database work queue is
 // full, or when the reader fell so far behind that its hub queue overflowed — the message says
 // "resume with after_sequence=N", N being the last sequence the stream delivered (or skipped);
-// CANCELLED when the client goes away; INTERNAL for an unreadable change-log row. The stream
+// CANCELLED when the client goes away; DATA_LOSS for an unreadable change-log row; ABORTED
+// when the database's change log was replaced under the replica (restore, failover that lost
+// commits: the replica reloaded its snapshot; resume from a fresh snapshot). The stream
 // never ends with OK; OUT_OF_RANGE when after_sequence is older than the change-log retention
 // (those changes were pruned: the message names the oldest retained sequence).
 

@@ -6,8 +6,9 @@
 // to `since`: each page is committed with the sweep's cursor (a crash resumes the sweep where
 // it was), and the sweep's end moves the watermark to the newest entry it saw (capped at now,
 // so a provider clock ahead cannot make later polls skip). Entries the overlap reads again are
-// duplicates (dedup on the entry id). A stored cursor the provider no longer accepts (a 4xx on
-// the first page of a resumed sweep) starts the sweep again from its `since`.
+// duplicates (dedup on the entry id). A stored cursor the provider no longer accepts (on the
+// first page of a resumed sweep, a 4xx other than 401/403/404/429 — FAILED_PRECONDITION from
+// the HTTP client) starts the sweep again from its `since`.
 //
 // GET <base>/v1/account/audit?limit=&since=&cursor= with `Authorization: Bearer <token>` and
 // `X-Huudis-Workspace-Id: <workspace>`; decoding in adapters/huudis_pull.h.

@@ -19,7 +19,8 @@ using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// reference/fixtures/huudis.signature-test-vector.json, computed independently of this code.
+// tests/fixtures/huudis.signature-test-vector.json (docs/providers.md §1.5), computed
+// independently of this code.
 class HuudisSignatureTest : public ::testing::Test {
  protected:
   void SetUp() override {
