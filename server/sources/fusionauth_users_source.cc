@@ -98,15 +98,22 @@ absl::StatusOr<RunOutcome> FusionAuthUsersSource::RunDue(SourceContext& ctx) {
   }
   std::vector<domain::ListedUser> found;
   std::vector<std::string> gone;
-  const std::string tenant = options_.tenants.size() == 1 ? options_.tenants.front() : "";
   for (const std::string& user_id : due) {
-    absl::StatusOr<http_client::Response> response =
-        Get(ctx, JoinUrl(options_.base_url, "/api/user/" + UrlEncode(user_id)), Headers(ctx, tenant));
-    if (absl::IsNotFound(response.status())) {
+    // The change does not say which configured tenant the user is in: ask each in turn (with
+    // several tenants FusionAuth may require the tenant header). Gone only if none has it.
+    std::optional<http_client::Response> response;
+    for (const std::string& tenant : scopes()) {
+      absl::StatusOr<http_client::Response> r =
+          Get(ctx, JoinUrl(options_.base_url, "/api/user/" + UrlEncode(user_id)), Headers(ctx, tenant));
+      if (absl::IsNotFound(r.status())) continue;
+      if (!r.ok()) return r.status();  // kept pending: retried at the next run
+      response = std::move(*r);
+      break;
+    }
+    if (!response) {
       gone.push_back(user_id);
       continue;
     }
-    if (!response.ok()) return response.status();  // kept pending: retried at the next run
     absl::StatusOr<domain::ListedUser> user = adapters::DecodeFusionAuthUser(response->body);
     if (user.ok()) found.push_back(std::move(*user));
   }

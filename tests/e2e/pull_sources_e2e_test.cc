@@ -603,6 +603,27 @@ TEST(MonoCloudPullE2ETest, UsersAndGroupsConvergeByPolling) {
 // ---------------------------------------------------------------------------------------------
 // FusionAuth: a deactivate the mirror applied but FusionAuth rolled back is repaired.
 
+// A user.deactivate of `user_id` the mirror applied, written here by another writer (as the
+// FusionAuth webhook adapter will), and announced to the followers.
+void ApplyFusionAuthDeactivate(TestDatabase& db, const std::string& user_id, const std::string& event_id) {
+  store::PgEventStore writer(db.url());
+  ProviderEvent deactivate;
+  deactivate.provider = domain::Provider::kFusionAuth;
+  deactivate.event_id = event_id;
+  deactivate.event_type = "user.deactivate";
+  deactivate.fact_time = deactivate.received_at = SystemClock::Instance().Now();
+  deactivate.raw_body = "{}";
+  domain::NormalizedEvent n;
+  n.kind = domain::EventKind::kUserDisabled;
+  n.user_id = user_id;
+  n.fact_time = deactivate.fact_time;
+  n.reason = "deactivated";
+  deactivate.events.push_back(n);
+  const ProviderEvent* batch[] = {&deactivate};
+  ASSERT_TRUE(writer.ApplyBatch(batch).ok());
+  db.Query("NOTIFY mm_changes");
+}
+
 TEST(FusionAuthPullE2ETest, ARolledBackDeactivateIsRepairedByTheReread) {
   auto db = TestDatabase::Create("pull_fusionauth");
   const std::string dir = TempDir();
@@ -628,24 +649,9 @@ TEST(FusionAuthPullE2ETest, ARolledBackDeactivateIsRepairedByTheReread) {
                            {"MM_RECONCILE_INTERVAL_SECONDS", "2"}});
   ASSERT_TRUE(Eventually([&] { return mirror.State(gone) == v1::USER_STATE_ACTIVE; })) << mirror.process().Log();
 
-  // A user.deactivate the mirror applied (written here by another writer, as the FusionAuth
-  // webhook adapter will): FusionAuth then rolled the transaction back, the user is active.
-  store::PgEventStore writer(db->url());
-  ProviderEvent deactivate;
-  deactivate.provider = domain::Provider::kFusionAuth;
-  deactivate.event_id = "76c28e52-8bc1-4cca-a207-a0dab22e538f";
-  deactivate.event_type = "user.deactivate";
-  deactivate.fact_time = deactivate.received_at = SystemClock::Instance().Now();
-  deactivate.raw_body = "{}";
-  domain::NormalizedEvent n;
-  n.kind = domain::EventKind::kUserDisabled;
-  n.user_id = rolled_back;
-  n.fact_time = deactivate.fact_time;
-  n.reason = "deactivated";
-  deactivate.events.push_back(n);
-  const ProviderEvent* batch[] = {&deactivate};
-  ASSERT_TRUE(writer.ApplyBatch(batch).ok());
-  db->Query("NOTIFY mm_changes");
+  // A user.deactivate the mirror applied: FusionAuth then rolled the transaction back, the user
+  // is active.
+  ASSERT_NO_FATAL_FAILURE(ApplyFusionAuthDeactivate(*db, rolled_back, "76c28e52-8bc1-4cca-a207-a0dab22e538f"));
   ASSERT_TRUE(Eventually([&] { return mirror.State(rolled_back) == v1::USER_STATE_DISABLED; }, 10s));
   // The re-read a second later sees it active and corrects it.
   ASSERT_TRUE(Eventually([&] { return mirror.State(rolled_back) == v1::USER_STATE_ACTIVE; }, 15s))
@@ -672,6 +678,44 @@ TEST(FusionAuthPullE2ETest, ARolledBackDeactivateIsRepairedByTheReread) {
   bool confirmed = false;
   for (const FakeRequest& r : fusion.Requests()) confirmed |= r.method == "GET" && r.path == "/api/user/" + gone;
   EXPECT_TRUE(confirmed) << "a deletion is confirmed by a 404 before it is applied";
+}
+
+// With several tenants FusionAuth requires the tenant header, and a change does not say which
+// tenant its user is in: the re-read asks each configured tenant, and a user one of them has
+// is corrected, not taken for deleted.
+TEST(FusionAuthPullE2ETest, WithSeveralTenantsTheRereadAsksEachTenant) {
+  auto db = TestDatabase::Create("pull_fusionauth_tenants");
+  const std::string dir = TempDir();
+  FakeFusionAuth fusion;
+  const std::string first = "29b8006d-fbbc-45b7-86e8-90d91b0e7131";
+  const std::string second = "7f0c3c8e-2f1d-4c55-9a7e-1b6a9f4e2d10";
+  fusion.AddTenant(second);
+  const int64_t now_ms = ToUnixMicros(SystemClock::Instance().Now()) / 1000;
+  const std::string user = fusion.UpsertUser({.id = "3c1f9a2e-7b4d-4e8a-9c6f-2d5b8e1a7f30",
+                                              .tenant_id = second,
+                                              .email = "ines@example.net",
+                                              .full_name = "Ines Duarte",
+                                              .active = true,
+                                              .insert_instant = now_ms - 100000,
+                                              .last_update_instant = now_ms - 50000});
+  const std::string key_file = dir + "/fusionauth.key";
+  WriteFile(key_file, "fa_test_api_key");
+  Mirror mirror(*db, dir, {{"MM_FUSIONAUTH_API_URL", fusion.base_url()},
+                           {"MM_FUSIONAUTH_API_KEY_FILE", key_file},
+                           {"MM_FUSIONAUTH_TENANTS", first + "," + second},
+                           {"MM_FUSIONAUTH_RECHECK_SECONDS", "1"},
+                           {"MM_RECONCILE_INTERVAL_SECONDS", "3600"}});
+  ASSERT_TRUE(Eventually([&] { return mirror.State(user) == v1::USER_STATE_ACTIVE; })) << mirror.process().Log();
+
+  ASSERT_NO_FATAL_FAILURE(ApplyFusionAuthDeactivate(*db, user, "0b6e7d2a-5c4f-4a1b-8e3d-9f2c1a7b6e50"));
+  ASSERT_TRUE(Eventually([&] { return mirror.State(user) == v1::USER_STATE_DISABLED; }, 10s));
+  ASSERT_TRUE(Eventually([&] { return mirror.State(user) == v1::USER_STATE_ACTIVE; }, 15s))
+      << mirror.process().Log();
+  std::set<std::string> asked;
+  for (const FakeRequest& r : fusion.Requests()) {
+    if (r.method == "GET" && r.path == "/api/user/" + user) asked.insert(r.headers.at("x-fusionauth-tenantid"));
+  }
+  EXPECT_EQ(asked, (std::set<std::string>{first, second}));
 }
 
 }  // namespace
