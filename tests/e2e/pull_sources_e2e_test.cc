@@ -624,29 +624,40 @@ void ApplyFusionAuthDeactivate(TestDatabase& db, const std::string& user_id, con
   db.Query("NOTIFY mm_changes");
 }
 
+// An active user, created 100 s and last updated 50 s before `now_ms`.
+FusionAuthUser ActiveFusionAuthUser(std::string id, std::string email, std::string name, int64_t now_ms,
+                                    std::string tenant_id = "") {
+  return {.id = std::move(id),
+          .tenant_id = std::move(tenant_id),
+          .email = std::move(email),
+          .full_name = std::move(name),
+          .active = true,
+          .insert_instant = now_ms - 100000,
+          .last_update_instant = now_ms - 50000};
+}
+
+// The settings of a mirror reading `fusion` (API key in a file under `dir`), re-reading 1 s
+// after a change, plus `extra`.
+std::map<std::string, std::string> FusionAuthEnv(const FakeFusionAuth& fusion, const std::string& dir,
+                                                 std::map<std::string, std::string> extra) {
+  const std::string key_file = dir + "/fusionauth.key";
+  WriteFile(key_file, "fa_test_api_key");
+  extra.try_emplace("MM_FUSIONAUTH_API_URL", fusion.base_url());
+  extra.try_emplace("MM_FUSIONAUTH_API_KEY_FILE", key_file);
+  extra.try_emplace("MM_FUSIONAUTH_RECHECK_SECONDS", "1");
+  return extra;
+}
+
 TEST(FusionAuthPullE2ETest, ARolledBackDeactivateIsRepairedByTheReread) {
   auto db = TestDatabase::Create("pull_fusionauth");
   const std::string dir = TempDir();
   FakeFusionAuth fusion;
   const int64_t now_ms = ToUnixMicros(SystemClock::Instance().Now()) / 1000;
-  const std::string rolled_back = fusion.UpsertUser({.id = "dd03f8bc-a5e3-49d4-8b7b-9ebabd24ee00",
-                                                     .email = "dana@example.net",
-                                                     .full_name = "Dana Okafor",
-                                                     .active = true,
-                                                     .insert_instant = now_ms - 100000,
-                                                     .last_update_instant = now_ms - 50000});
-  const std::string gone = fusion.UpsertUser({.id = "11111111-2222-4333-8444-555555555555",
-                                              .email = "gone@example.net",
-                                              .full_name = "Gone Soon",
-                                              .active = true,
-                                              .insert_instant = now_ms - 100000,
-                                              .last_update_instant = now_ms - 50000});
-  const std::string key_file = dir + "/fusionauth.key";
-  WriteFile(key_file, "fa_test_api_key");
-  Mirror mirror(*db, dir, {{"MM_FUSIONAUTH_API_URL", fusion.base_url()},
-                           {"MM_FUSIONAUTH_API_KEY_FILE", key_file},
-                           {"MM_FUSIONAUTH_RECHECK_SECONDS", "1"},
-                           {"MM_RECONCILE_INTERVAL_SECONDS", "2"}});
+  const std::string rolled_back = fusion.UpsertUser(
+      ActiveFusionAuthUser("dd03f8bc-a5e3-49d4-8b7b-9ebabd24ee00", "dana@example.net", "Dana Okafor", now_ms));
+  const std::string gone = fusion.UpsertUser(
+      ActiveFusionAuthUser("11111111-2222-4333-8444-555555555555", "gone@example.net", "Gone Soon", now_ms));
+  Mirror mirror(*db, dir, FusionAuthEnv(fusion, dir, {{"MM_RECONCILE_INTERVAL_SECONDS", "2"}}));
   ASSERT_TRUE(Eventually([&] { return mirror.State(gone) == v1::USER_STATE_ACTIVE; })) << mirror.process().Log();
 
   // A user.deactivate the mirror applied: FusionAuth then rolled the transaction back, the user
@@ -691,20 +702,10 @@ TEST(FusionAuthPullE2ETest, WithSeveralTenantsTheRereadAsksEachTenant) {
   const std::string second = "7f0c3c8e-2f1d-4c55-9a7e-1b6a9f4e2d10";
   fusion.AddTenant(second);
   const int64_t now_ms = ToUnixMicros(SystemClock::Instance().Now()) / 1000;
-  const std::string user = fusion.UpsertUser({.id = "3c1f9a2e-7b4d-4e8a-9c6f-2d5b8e1a7f30",
-                                              .tenant_id = second,
-                                              .email = "ines@example.net",
-                                              .full_name = "Ines Duarte",
-                                              .active = true,
-                                              .insert_instant = now_ms - 100000,
-                                              .last_update_instant = now_ms - 50000});
-  const std::string key_file = dir + "/fusionauth.key";
-  WriteFile(key_file, "fa_test_api_key");
-  Mirror mirror(*db, dir, {{"MM_FUSIONAUTH_API_URL", fusion.base_url()},
-                           {"MM_FUSIONAUTH_API_KEY_FILE", key_file},
-                           {"MM_FUSIONAUTH_TENANTS", first + "," + second},
-                           {"MM_FUSIONAUTH_RECHECK_SECONDS", "1"},
-                           {"MM_RECONCILE_INTERVAL_SECONDS", "3600"}});
+  const std::string user = fusion.UpsertUser(
+      ActiveFusionAuthUser("3c1f9a2e-7b4d-4e8a-9c6f-2d5b8e1a7f30", "ines@example.net", "Ines Duarte", now_ms, second));
+  Mirror mirror(*db, dir, FusionAuthEnv(fusion, dir, {{"MM_FUSIONAUTH_TENANTS", first + "," + second},
+                                                      {"MM_RECONCILE_INTERVAL_SECONDS", "3600"}}));
   ASSERT_TRUE(Eventually([&] { return mirror.State(user) == v1::USER_STATE_ACTIVE; })) << mirror.process().Log();
 
   ASSERT_NO_FATAL_FAILURE(ApplyFusionAuthDeactivate(*db, user, "0b6e7d2a-5c4f-4a1b-8e3d-9f2c1a7b6e50"));
