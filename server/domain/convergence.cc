@@ -124,6 +124,17 @@ bool ApplyMembership(MembershipRecord& m, const ProviderEvent& pe, const Normali
 
 }  // namespace
 
+std::optional<TimePoint> LiftedOperatorFactTime(const ProviderEvent& pe, const NormalizedEvent& e,
+                                                const UserRecord* current) {
+  if (pe.provider != Provider::kOperator || (e.kind != EventKind::kUserDisabled && e.kind != EventKind::kUserEnabled)) {
+    return std::nullopt;
+  }
+  if (current == nullptr || !current->state_version || current->state_version->fact_time < e.fact_time) {
+    return std::nullopt;
+  }
+  return current->state_version->fact_time + std::chrono::microseconds(1);
+}
+
 void TouchedKeys::Merge(const TouchedKeys& other) {
   users.insert(other.users.begin(), other.users.end());
   accounts.insert(other.accounts.begin(), other.accounts.end());
@@ -142,14 +153,21 @@ TouchedKeys KeysOf(const ProviderEvent& event) {
 
 Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys& changed) {
   bool won_any = false;
-  for (const NormalizedEvent& e : pe.events) {
+  for (const NormalizedEvent& given : pe.events) {
+    auto found = given.user_id.empty() ? state.users.end() : state.users.find(given.user_id);
+    const UserRecord* current = found != state.users.end() ? &found->second : nullptr;
+    std::optional<NormalizedEvent> lifted;  // a copy only for the rare operator action it changes
+    if (std::optional<TimePoint> t = LiftedOperatorFactTime(pe, given, current)) {
+      lifted = given;
+      lifted->fact_time = *t;
+    }
+    const NormalizedEvent& e = lifted ? *lifted : given;
     const Version ev{.fact_time = e.fact_time, .event_id = pe.event_id};
 
     UserRecord* user = nullptr;
     UserRecord user_before;
     if (!e.user_id.empty()) {
-      auto it = state.users.find(e.user_id);
-      if (it != state.users.end()) user_before = it->second;
+      if (current != nullptr) user_before = *current;
       bool created = EnsureUser(state, e.user_id, user);
       bool profile_won = OfferProfile(*user, e, ev);
       if (e.kind == EventKind::kUserCreated || e.kind == EventKind::kUserUpdated) {

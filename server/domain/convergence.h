@@ -6,7 +6,11 @@
 //
 // Guarantee: applying any set of provider events, in any order, each any number of times
 // (duplicates are filtered by the caller on (provider, event_id)), ends in the same StateSet.
+// The one exception is deliberate: an operator's disable or enable always takes effect (DESIGN
+// §5a), so its fact time is the later of the time it was asked and just after the fact time of
+// the state it replaces (LiftedOperatorFactTime); what it replaces depends on what came first.
 
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,6 +30,13 @@ struct TouchedKeys {
 };
 
 TouchedKeys KeysOf(const ProviderEvent& event);
+
+// For an operator's disable or enable of a user whose current state was set at or after
+// `e.fact_time` (a provider clock ahead, another replica's clock, a provider event dated
+// later): the fact time it is applied at, 1 µs after that state's. Otherwise nullopt (`e` is
+// applied as it is). `current` is the user's record before `e` (nullptr: never seen).
+std::optional<TimePoint> LiftedOperatorFactTime(const ProviderEvent& pe, const NormalizedEvent& e,
+                                                const UserRecord* current);
 
 // Applies the normalized events of one (non-duplicate, non-ignored, non-dead-lettered) provider
 // event to `state`. Records missing from `state` are treated as never seen and created.

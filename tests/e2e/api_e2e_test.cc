@@ -369,6 +369,42 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
   }
 }
 
+// An operator's action takes effect even over a provider event dated after it (a provider clock
+// ahead, within MM_MAX_CLOCK_SKEW_SECONDS; or another replica's clock): its fact time becomes
+// just after the state it replaces.
+TEST_F(ApiE2ETest, OperatorActionsTakeEffectOverAProviderEventDatedLater) {
+  auto head = [] { return std::stoull(db_->Scalar("SELECT last_sequence FROM change_log_head")); };
+  json disable = json::parse(FixtureFor("huudis.user.disabled.v1.json", "skew"));
+  const std::string user = disable["data"]["id"];
+  const std::string later = FormatRfc3339(SystemClock::Instance().Now() + std::chrono::seconds(120));
+  disable["createdAt"] = later;
+  disable["data"]["disabledAt"] = later;
+  Post(disable.dump());
+
+  auto act = [&](const std::string& action) {
+    auto r = client::HttpRequest("POST", service_->http_url() + "/v1/users/" + user + "/" + action,
+                                 {{"X-API-Key", ScopeTokens().at("users:write")}}, "");
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : client::HttpReply{};
+  };
+  auto enabled = act("enable");
+  ASSERT_EQ(enabled.status, 200) << enabled.body;
+  json answer = json::parse(enabled.body);
+  EXPECT_EQ(answer["disabled"], false) << answer;
+  EXPECT_EQ(answer["provider"], "operator") << answer;
+  UserClient checker(service_->grpc_target(), ScopeTokens().at("users:check"));
+  EXPECT_TRUE(checker.Check(user, head()).active());
+  EXPECT_EQ(db_->Scalar("SELECT outcome FROM provider_events WHERE provider = 'operator' AND event_type = "
+                        "'operator.user.enabled' AND raw_body::jsonb->>'user_id' = '" + user + "'"),
+            "applied");
+
+  // And back: a disable right after, on the same (lifted) timeline.
+  auto disabled = act("disable");
+  ASSERT_EQ(disabled.status, 200) << disabled.body;
+  EXPECT_EQ(json::parse(disabled.body)["disabled"], true);
+  EXPECT_FALSE(checker.Check(user, head()).active());
+}
+
 TEST_F(ApiE2ETest, OperatorApiStatusesAndNewerWinsWithProviders) {
   const std::string base = service_->http_url() + "/v1/users/";
   auto request = [&](const std::string& method, const std::string& path,

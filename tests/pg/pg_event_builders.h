@@ -172,7 +172,10 @@ inline std::vector<ProviderEvent> RandomHistory(uint32_t seed, const HistoryShap
       history.push_back(history[earlier]);
       continue;
     }
-    auto provider = static_cast<Provider>(std::uniform_int_distribution<int>(0, 2)(rng));
+    // Not the operator: its actions take effect over what they replace (DESIGN §3), so their
+    // outcome depends on what came first and no order-free reference can predict it.
+    constexpr Provider kProviders[] = {Provider::kHuudis, Provider::kFusionAuth, Provider::kMonoCloud};
+    const Provider provider = kProviders[std::uniform_int_distribution<int>(0, 2)(rng)];
     std::string id = shape.id_prefix + "-" + std::to_string(i);
     if (!history.empty() && percent() < 3 && !keys.contains({provider, history[earlier].event_id})) {
       id = history[earlier].event_id;

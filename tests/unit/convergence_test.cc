@@ -181,7 +181,7 @@ TEST(StaleTest, StaleEventDoesNotTouchProvenance) {
   disable.provider = Provider::kFusionAuth;
   Apply(state, disable);
   ProviderEvent enable = UserEnabled("e3", "u1", At(3));
-  enable.provider = Provider::kOperator;
+  enable.provider = Provider::kMonoCloud;
   EXPECT_EQ(Apply(state, enable), Outcome::kStale);
 
   const UserRecord& u = state.users.at("u1");
@@ -189,6 +189,67 @@ TEST(StaleTest, StaleEventDoesNotTouchProvenance) {
   EXPECT_EQ(u.state_provider, Provider::kFusionAuth);
   EXPECT_EQ(u.disabled_reason, "fraud");
   EXPECT_EQ(u.disabled_by, "admin-1");
+}
+
+// --- Operator actions always take effect (DESIGN §5a) ---------------------------------------
+
+ProviderEvent ByOperator(ProviderEvent pe) {
+  pe.provider = Provider::kOperator;
+  return pe;
+}
+
+TEST(OperatorActionTest, AnEnableDatedBeforeTheProviderDisableStillTakesEffectJustAfterIt) {
+  StateSet state;
+  // The provider's clock is ahead: its disable is dated after the operator's "now".
+  Apply(state, UserDisabled("huudis-1", "u1", At(60), "fraud"));
+  EXPECT_EQ(Apply(state, ByOperator(UserEnabled("op_1", "u1", At(10), "oncall"))), Outcome::kApplied);
+  const UserRecord& u = state.users.at("u1");
+  ExpectStateSetBy(u, UserState::kActive, At(60) + std::chrono::microseconds(1), "op_1", "UserEnabled");
+  EXPECT_EQ(u.state_provider, Provider::kOperator);
+  EXPECT_EQ(u.sessions_valid_after, At(60)) << "the provider's disable still revoked older sessions";
+}
+
+TEST(OperatorActionTest, ADisableOverAStateSetAtTheSameTimeTakesEffect) {
+  StateSet state;
+  Apply(state, UserEnabled("zzz-later-id", "u1", At(10)));
+  EXPECT_EQ(Apply(state, ByOperator(UserDisabled("op_1", "u1", At(10), "incident"))), Outcome::kApplied);
+  const UserRecord& u = state.users.at("u1");
+  ExpectStateSetBy(u, UserState::kDisabled, At(10) + std::chrono::microseconds(1), "op_1", "UserDisabled");
+  EXPECT_EQ(u.disabled_reason, "incident");
+  EXPECT_EQ(u.sessions_valid_after, At(10) + std::chrono::microseconds(1));
+}
+
+TEST(OperatorActionTest, AnActionAfterTheCurrentStateKeepsItsOwnTime) {
+  StateSet state;
+  Apply(state, UserDisabled("huudis-1", "u1", At(5)));
+  Apply(state, ByOperator(UserEnabled("op_1", "u1", At(10))));
+  ExpectStateSetBy(state.users.at("u1"), UserState::kActive, At(10), "op_1", "UserEnabled");
+}
+
+TEST(OperatorActionTest, ReplacesAnotherOperatorsLaterDatedAction) {
+  // Two replicas with skewed clocks: the second action is dated before the first one.
+  StateSet state;
+  Apply(state, ByOperator(UserDisabled("op_a", "u1", At(30))));
+  EXPECT_EQ(Apply(state, ByOperator(UserEnabled("op_b", "u1", At(20)))), Outcome::kApplied);
+  EXPECT_EQ(state.users.at("u1").state, UserState::kActive);
+}
+
+TEST(OperatorActionTest, ANewerProviderEventStillWinsOverIt) {
+  StateSet state;
+  Apply(state, UserDisabled("huudis-1", "u1", At(60)));
+  Apply(state, ByOperator(UserEnabled("op_1", "u1", At(10))));
+  EXPECT_EQ(Apply(state, UserDisabled("huudis-2", "u1", At(61))), Outcome::kApplied);
+  EXPECT_EQ(state.users.at("u1").state, UserState::kDisabled);
+  // An older one does not.
+  EXPECT_EQ(Apply(state, ByOperator(UserEnabled("op_2", "u1", At(62)))), Outcome::kApplied);
+  EXPECT_EQ(Apply(state, UserDisabled("huudis-3", "u1", At(61) + std::chrono::milliseconds(500))), Outcome::kStale);
+}
+
+TEST(OperatorActionTest, ProviderEventsAreNeverLifted) {
+  StateSet state;
+  Apply(state, UserDisabled("huudis-1", "u1", At(60)));
+  EXPECT_EQ(Apply(state, UserEnabled("huudis-0", "u1", At(10))), Outcome::kStale);
+  EXPECT_EQ(state.users.at("u1").state, UserState::kDisabled);
 }
 
 // --- Rule 4: sessions stay revoked -----------------------------------------------------------
@@ -593,7 +654,9 @@ class HistoryGenerator {
     std::vector<ProviderEvent> events;
     for (int i = 0; i < n; ++i) {
       ProviderEvent pe = testutil::Wrap(EventId(i), Normalized());
-      pe.provider = Pick({Provider::kHuudis, Provider::kFusionAuth, Provider::kOperator});
+      // Not the operator: its actions take effect over what they replace, by design (see
+      // OperatorActionTest), so their outcome depends on what came first.
+      pe.provider = Pick({Provider::kHuudis, Provider::kFusionAuth, Provider::kMonoCloud});
       // Now and then one delivery carries two facts (each with its own fact time).
       if (Chance(10)) pe.events.push_back(Normalized());
       events.push_back(std::move(pe));
