@@ -51,11 +51,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
                            public std::enable_shared_from_this<WatchReactor> {
  public:
   WatchReactor(cache::ChangeHub& hub, store::ReadPool& reads, metrics::GrpcMethodMetrics& metrics,
-               const ChangeServiceOptions& options, uint64_t after_sequence)
+               const ChangeServiceOptions& options, std::atomic<int>& streams, TaskThread& pumps,
+               uint64_t after_sequence)
       : hub_(hub),
         reads_(reads),
         metrics_(metrics),
         options_(options),
+        streams_(streams),
+        pumps_(pumps),
         started_(std::chrono::steady_clock::now()),
         sent_(after_sequence),
         fetched_(after_sequence) {}
@@ -67,10 +70,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
       std::lock_guard lock(mu_);
       if (!authorized.ok()) {
         end_ = authorized;
+      } else if (counted_ = true; streams_.fetch_add(1) >= options_.max_streams) {
+        end_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "too many WatchChanges streams on this replica (MM_MAX_WATCH_STREAMS); retry later "
+                            "or on another replica");
       } else {
-        // Subscribe first, then backfill up to where the subscription starts: no gap.
+        // Subscribe first, then backfill up to where the subscription starts: no gap. The hub
+        // notifies on the follower's thread: the stream is pumped on pumps_ instead.
         sub_ = hub_.Subscribe([weak = weak_from_this()] {
-          if (auto self = weak.lock()) self->Pump();
+          if (auto self = weak.lock()) self->SchedulePump();
         });
         if (!sub_->started()) {
           end_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -108,11 +116,24 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
       std::lock_guard lock(mu_);
       sub_.reset();
     }
+    if (counted_) streams_.fetch_sub(1);
     std::shared_ptr<WatchReactor> last = std::move(self_);  // may delete this at scope end
   }
 
  private:
   enum class Action { kNone, kWrite, kFinish, kLoadPage };
+
+  // At most one pump waits on pumps_ per stream (notifications are edge-triggered; a pump takes
+  // whatever has arrived by the time it runs).
+  void SchedulePump() {
+    if (pump_scheduled_.exchange(true)) return;
+    pumps_.Post([weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        self->pump_scheduled_.store(false);
+        self->Pump();
+      }
+    });
+  }
 
   // Does the next thing the call needs, if any.
   void Pump() {
@@ -284,8 +305,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
   store::ReadPool& reads_;
   metrics::GrpcMethodMetrics& metrics_;
   const ChangeServiceOptions options_;
+  std::atomic<int>& streams_;
+  TaskThread& pumps_;
   const std::chrono::steady_clock::time_point started_;
   std::shared_ptr<WatchReactor> self_;  // set in Start, released in OnDone
+  bool counted_ = false;  // counted in streams_ (set in Start, read in OnDone)
+  std::atomic<bool> pump_scheduled_{false};
 
   std::mutex mu_;
   std::unique_ptr<cache::ChangeSubscription> sub_;
@@ -312,7 +337,8 @@ ChangeServiceImpl::ChangeServiceImpl(cache::ChangeHub& hub, store::ReadPool& rea
 
 grpc::ServerWriteReactor<v1::Change>* ChangeServiceImpl::WatchChanges(
     grpc::CallbackServerContext* context, const v1::WatchChangesRequest* request) {
-  auto reactor = std::make_shared<WatchReactor>(hub_, reads_, metrics_, options_, request->after_sequence());
+  auto reactor =
+      std::make_shared<WatchReactor>(hub_, reads_, metrics_, options_, streams_, pumps_, request->after_sequence());
   reactor->Start(AuthorizeCall(*context, callers_, auth::kScopeChangesWatch));
   return reactor.get();
 }

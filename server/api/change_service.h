@@ -18,8 +18,9 @@
 //
 // Statuses: UNAUTHENTICATED / PERMISSION_DENIED (scope `changes:watch`); UNAVAILABLE while the
 // replica has not loaded its cache yet, when the database is unreachable during backfill, and
-// at server shutdown (ChangeHub::Close); RESOURCE_EXHAUSTED when the database work queue is
-// full, or when the reader fell so far behind that its hub queue overflowed — the message says
+// at server shutdown (ChangeHub::Close); RESOURCE_EXHAUSTED when the replica has max_streams
+// streams open already, when the database work queue is full, or when the reader fell so far
+// behind that its hub queue overflowed — the message says
 // "resume with after_sequence=N", N being the last sequence the stream delivered (or skipped);
 // CANCELLED when the client goes away; DATA_LOSS for an unreadable change-log row; ABORTED
 // when the database's change log was replaced under the replica (restore, failover that lost
@@ -27,10 +28,12 @@
 // never ends with OK; OUT_OF_RANGE when after_sequence is older than the change-log retention
 // (those changes were pruned: the message names the oldest retained sequence).
 
+#include <atomic>
 #include <cstddef>
 
 #include "api/rpc_support.h"
 #include "cache/change_hub.h"
+#include "common/task_thread.h"
 #include "membership/v1/membership.grpc.pb.h"
 
 namespace mm::api {
@@ -38,6 +41,9 @@ namespace mm::api {
 struct ChangeServiceOptions {
   int backfill_page_rows = 500;  // change-log rows read per database round trip
   size_t take_rows = 256;        // rows taken from the hub queue at a time
+  // Streams open at once on this replica; more are answered RESOURCE_EXHAUSTED. Each holds at
+  // most the hub's queue capacity of rows (shared with other streams) and one backfill page.
+  int max_streams = 1000;
 };
 
 class ChangeServiceImpl final : public membership::v1::ChangeService::CallbackService {
@@ -55,6 +61,10 @@ class ChangeServiceImpl final : public membership::v1::ChangeService::CallbackSe
   const auth::CallerRegistry& callers_;
   metrics::GrpcMethodMetrics& metrics_;  // WatchChanges
   const ChangeServiceOptions options_;
+  std::atomic<int> streams_{0};  // open streams (counted against max_streams)
+  // Where a stream takes and decodes the rows the hub announces: not on the change follower's
+  // thread, which publishes them and must stay free to keep the cache fresh.
+  TaskThread pumps_;
 };
 
 }  // namespace mm::api

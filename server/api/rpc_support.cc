@@ -57,7 +57,20 @@ grpc::ServerUnaryReactor* UnaryCall::OnDatabase(store::ReadPool& pool,
                                                 std::function<grpc::Status(store::ReadStore&)> work) {
   // The call object is small and copied into the task: it outlives this handler frame.
   UnaryCall call = *this;
-  bool queued = pool.TrySubmit([call, work = std::move(work)](store::ReadStore& store) mutable {
+  bool queued = pool.TrySubmit([call, work = std::move(work), &pool](store::ReadStore& store) mutable {
+    // A call the client cancelled, or whose deadline passed while it was queued, is answered
+    // without touching the database: under load, queued work nobody waits for is shed first.
+    if (call.context()->IsCancelled()) {
+      pool.NoteSkipped();
+      call.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before the database was asked"));
+      return;
+    }
+    if (call.context()->deadline() <= std::chrono::system_clock::now()) {
+      pool.NoteSkipped();
+      call.Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                               "deadline passed while waiting for a database worker"));
+      return;
+    }
     call.Finish(work(store));
   });
   if (!queued) return Finish(DatabaseQueueFull());

@@ -53,15 +53,21 @@ grpc::ServerUnaryReactor* UserServiceImpl::WaitForSequence(UnaryCall call, uint6
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
       call.context()->deadline() - std::chrono::system_clock::now());
   auto deadline = std::chrono::steady_clock::now() + std::min(remaining, max_wait_);
-  waiters_.Wait(min_sequence, deadline, [this, call, min_sequence, answer = std::move(answer)](bool reached) mutable {
-    if (reached) {
-      call.Finish(answer());
-      return;
-    }
-    call.Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                             "replica has not reached min_sequence " + std::to_string(min_sequence) +
-                                 " (at " + std::to_string(cache_.sequence()) + ")"));
-  });
+  const bool waiting =
+      waiters_.Wait(min_sequence, deadline, [this, call, min_sequence, answer = std::move(answer)](bool reached) mutable {
+        if (reached) {
+          call.Finish(answer());
+          return;
+        }
+        call.Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                 "replica has not reached min_sequence " + std::to_string(min_sequence) +
+                                     " (at " + std::to_string(cache_.sequence()) + ")"));
+      });
+  if (!waiting) {
+    return call.Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "too many calls waiting for a min_sequence on this replica (MM_MAX_SEQUENCE_WAITERS); "
+                                    "retry, or call without min_sequence"));
+  }
   return call.reactor();
 }
 

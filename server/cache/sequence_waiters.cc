@@ -5,7 +5,7 @@
 
 namespace mm::cache {
 
-SequenceWaiters::SequenceWaiters() : timer_([this] { TimerLoop(); }) {}
+SequenceWaiters::SequenceWaiters(size_t max_pending) : max_pending_(max_pending), timer_([this] { TimerLoop(); }) {}
 
 SequenceWaiters::~SequenceWaiters() {
   std::map<uint64_t, Waiter> left;
@@ -19,17 +19,19 @@ SequenceWaiters::~SequenceWaiters() {
   for (auto& [id, w] : left) w.done(false);
 }
 
-void SequenceWaiters::Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline,
+bool SequenceWaiters::Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline,
                            Callback done) {
   {
     std::lock_guard lock(mu_);
     if (applied_ < sequence && !stopping_) {
+      if (waiters_.size() >= max_pending_) return false;
       waiters_.emplace(next_id_++, Waiter{sequence, deadline, std::move(done)});
       wake_.notify_all();
-      return;
+      return true;
     }
   }
   done(!stopping_);
+  return true;
 }
 
 void SequenceWaiters::Advance(uint64_t applied) {

@@ -18,12 +18,14 @@ class SequenceWaiters {
  public:
   using Callback = std::function<void(bool reached)>;
 
-  SequenceWaiters();
+  // At most `max_pending` callbacks wait at once (each holds a gRPC call open).
+  explicit SequenceWaiters(size_t max_pending = 10000);
   ~SequenceWaiters();  // fires every pending callback with false
 
   // Fires `done(true)` at once if `sequence` is already applied, else when it is, or
-  // `done(false)` at `deadline`.
-  void Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline, Callback done);
+  // `done(false)` at `deadline`. Returns false, without calling `done`, when `max_pending`
+  // callbacks are waiting already (the caller answers RESOURCE_EXHAUSTED).
+  bool Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline, Callback done);
   void Advance(uint64_t applied);
   // The change log was replaced below what was applied (a restored database): from now on
   // `applied` is the position, and waits for sequences above it wait again.
@@ -38,6 +40,7 @@ class SequenceWaiters {
   };
   void TimerLoop();
 
+  const size_t max_pending_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   uint64_t applied_ = 0;

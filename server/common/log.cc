@@ -42,4 +42,21 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
   std::fflush(stderr);
 }
 
+bool RateLimit::Allow(uint64_t& suppressed) {
+  const TimePoint now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  if (now - window_start_ >= period_ || now < window_start_) {
+    window_start_ = now;
+    written_ = 0;
+  }
+  if (written_ >= lines_) {
+    ++suppressed_;
+    return false;
+  }
+  ++written_;
+  suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
+}
+
 }  // namespace mm::log

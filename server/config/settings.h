@@ -57,6 +57,8 @@ struct Settings {
   std::chrono::milliseconds poll_interval{250};
   int db_read_threads = 4;
   size_t db_read_queue = 1000;
+  size_t max_sequence_waiters = 10000;
+  int max_watch_streams = 1000;
   std::chrono::seconds changelog_retention{30 * 24 * 3600};
   std::chrono::milliseconds prune_interval{3600 * 1000};
   TlsFiles grpc_tls;  // MM_GRPC_TLS_{CERT,KEY,CLIENT_CA}_FILE

@@ -2,6 +2,8 @@
 
 #include <utility>  // before asio: its awaitable.hpp uses std::exchange without including it
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -70,6 +72,7 @@ class HttpServer::Impl {
   // threads would return from run() during a drain and the answers posted later never be sent.
   net::executor_work_guard<net::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_{acceptor_.get_executor()};  // after an accept error (Accept)
 };
 
 namespace {
@@ -248,7 +251,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     WriteProblem(400, "malformed HTTP request", true);
   }
 
-  // 413, then close: the rest of the body is never read.
+  // 413, then a lingering close: the rest of the body is read and dropped, never buffered.
   void WriteTooLarge() {
     WriteProblem(413, absl::StrCat("body larger than ", opts().max_body_bytes, " bytes"), true);
   }
@@ -257,6 +260,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void WriteProblem(int status, const std::string& detail, bool close, const std::string& retry_after = "") {
     HttpResponse r = Problem(status, detail);
     r.close = close;
+    // Answers given before the request was read whole: the sender may still be sending.
+    linger_ = close && (status == 413 || status == 400 || status == 431);
     if (!retry_after.empty()) {
       std::erase_if(r.headers, [](const auto& h) { return h.first == "Retry-After"; });
       r.headers.emplace_back("Retry-After", retry_after);
@@ -278,9 +283,32 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     lowest().expires_after(opts().write_timeout);
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res, close](beast::error_code ec, size_t) {
+                        if (!ec && close && self->linger_) return self->LingeringClose();
                         if (ec || close) return self->Close(!ec);
                         self->ReadHeader();
                       });
+  }
+
+  // Half-closes (the answer is followed by FIN), then reads and drops what the sender still
+  // sends until it stops, pauses for linger_idle, or linger_time has passed; then closes. At the
+  // TCP level also under TLS: no more TLS records are read or written (the sender has the whole
+  // answer, delimited by Content-Length and Connection: close).
+  void LingeringClose() {
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    linger_until_ = std::chrono::steady_clock::now() + opts().linger_time;
+    Discard();
+  }
+
+  void Discard() {
+    const auto left = linger_until_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return Close();
+    lowest().expires_after(std::min<std::chrono::steady_clock::duration>(left, opts().linger_idle));
+    discard_.resize(kReadBufferBytes * 4);
+    lowest().async_read_some(net::buffer(discard_), [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Close();  // the sender is done (EOF), paused too long, or gone
+      self->Discard();
+    });
   }
 
   // `graceful`: the TLS session is intact, so say close_notify first (bounded by write_timeout).
@@ -304,6 +332,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
   bool keep_alive_ = true;
+  bool linger_ = false;  // close by LingeringClose after the answer being written
+  std::chrono::steady_clock::time_point linger_until_{};
+  std::string discard_;  // what LingeringClose reads, dropped
   bool client_cert_verified_ = false;
   HttpServer::Impl* server_;
   const bool over_capacity_;
@@ -377,7 +408,22 @@ void HttpServer::Impl::Accept() {
   acceptor_.async_accept(
       net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-        if (!ec) {
+        if (ec) {
+          // Out of file descriptors (EMFILE, ENFILE) or kernel memory: the connection stays in
+          // the backlog and accepting again would fail at once, in a loop that spins a core.
+          // Wait a little instead; the server keeps serving the connections it has.
+          static log::RateLimit limit(1, std::chrono::seconds(10));
+          if (uint64_t suppressed = 0; limit.Allow(suppressed)) {
+            log::Error("cannot accept connections; retrying every 100 ms",
+                       {{"error", ec.message()}, {"failures_not_logged", std::to_string(suppressed)}});
+          }
+          accept_retry_.expires_after(std::chrono::milliseconds(100));
+          accept_retry_.async_wait([this](beast::error_code wait_ec) {
+            if (!wait_ec && acceptor_.is_open()) Accept();
+          });
+          return;
+        }
+        {
           // Over the cap the session answers 503 (after the TLS handshake, if any) and closes.
           bool over_capacity = connections_.fetch_add(1) + 1 > options_.max_connections;
           if (tls_) {

@@ -66,6 +66,13 @@ struct HttpServerOptions {
   // Longest a request waits for its handler's answer (a webhook for its commit): then 503 with
   // Retry-After, and the answer that comes later is dropped (it was not promised).
   std::chrono::milliseconds handler_timeout{15000};
+  // After an answer to a request whose body was not read whole (413, 400, 431), the connection
+  // is half-closed and what the sender still sends is read and dropped — for at most
+  // `linger_time`, and until it pauses for `linger_idle` — before it is closed (nginx's
+  // lingering close). Closing with unread bytes would make the kernel send a reset, which can
+  // destroy the answer before the sender reads it.
+  std::chrono::milliseconds linger_time{10000};
+  std::chrono::milliseconds linger_idle{2000};
   HttpTlsOptions tls;
 };
 

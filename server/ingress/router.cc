@@ -91,9 +91,14 @@ class Router {
     if (!event.ok()) {
       int status = absl::IsUnauthenticated(event.status()) ? 401 : 400;
       // Nothing of the body is logged for rejected requests; the reason is ours, not theirs.
-      log::Warn("webhook rejected", {{"provider", provider},
-                                     {"status", std::to_string(status)},
-                                     {"reason", std::string(event.status().message())}});
+      // Anyone can send them: a flood is logged at 20 lines/s, with the count of the rest.
+      static log::RateLimit limit(20, std::chrono::seconds(1));
+      if (uint64_t suppressed = 0; limit.Allow(suppressed)) {
+        log::Warn("webhook rejected", {{"provider", provider},
+                                       {"status", std::to_string(status)},
+                                       {"reason", std::string(event.status().message())},
+                                       {"not_logged_before", std::to_string(suppressed)}});
+      }
       return refuse(status, std::string(event.status().message()), std::to_string(status));
     }
     std::string event_id = event->event_id;

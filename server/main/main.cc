@@ -197,7 +197,7 @@ int Serve(const std::vector<std::string>& args) {
 
   cache::UserStateCache cache(settings.unknown_users_active ? cache::UnknownUsers::kActive
                                                             : cache::UnknownUsers::kInactive);
-  cache::SequenceWaiters waiters;
+  cache::SequenceWaiters waiters(settings.max_sequence_waiters);
   store::PgChangeFeed feed(settings.database_url);
   cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval},
                                  &change_hub,
@@ -276,7 +276,8 @@ int Serve(const std::vector<std::string>& args) {
   api::UserServiceImpl user_service(cache, waiters, reads, *callers, metrics);
   api::MembershipServiceImpl membership_service(reads, *callers, metrics);
   api::SeatServiceImpl seat_service(reads, *callers, metrics);
-  api::ChangeServiceImpl change_service(change_hub, reads, *callers, metrics);
+  api::ChangeServiceImpl change_service(change_hub, reads, *callers, metrics,
+                                        {.max_streams = settings.max_watch_streams});
   std::vector<std::pair<std::string, std::string>> configured_sources;
   for (const sources::ConfiguredSource& c : pull_sources) {
     for (const std::string& scope : c.source->scopes()) configured_sources.emplace_back(c.source->name(), scope);
@@ -361,6 +362,7 @@ int Serve(const std::vector<std::string>& args) {
     metrics.changelog_lag().Set(committed > applied ? static_cast<double>(committed - applied) : 0.0);
     metrics.db_pool_in_use().Set(reads.in_use());
     metrics.db_pool_queued().Set(static_cast<double>(reads.queued()));
+    metrics.DbPoolSkippedUpTo(reads.skipped());
   }
 
   // Graceful shutdown: stop being ready, refuse new webhooks (503), let in-flight work finish.

@@ -106,6 +106,16 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Help("Database read requests waiting for a worker")
                          .Register(*registry_)
                          .Add({});
+  db_pool_skipped_ = &prometheus::BuildCounter()
+                          .Name("mm_db_pool_skipped_total")
+                          .Help("Queued database reads not run: their call was cancelled or past its deadline")
+                          .Register(*registry_)
+                          .Add({});
+}
+
+void Metrics::DbPoolSkippedUpTo(uint64_t total) {
+  const double seen = db_pool_skipped_->Value();
+  if (static_cast<double>(total) > seen) db_pool_skipped_->Increment(static_cast<double>(total) - seen);
 }
 
 void Metrics::WebhookAnswered(std::string_view provider, std::string_view type,

@@ -70,6 +70,8 @@ class Metrics {
   prometheus::Gauge& changelog_lag() { return *changelog_lag_; }
   prometheus::Gauge& db_pool_in_use() { return *db_pool_in_use_; }
   prometheus::Gauge& db_pool_queued() { return *db_pool_queued_; }
+  // mm_db_pool_skipped_total follows the pool's own count (ReadPool::skipped).
+  void DbPoolSkippedUpTo(uint64_t total);
 
   // Prometheus text exposition format 0.0.4.
   std::string Serialize() const;
@@ -100,6 +102,7 @@ class Metrics {
   prometheus::Gauge* changelog_lag_;
   prometheus::Gauge* db_pool_in_use_;
   prometheus::Gauge* db_pool_queued_;
+  prometheus::Counter* db_pool_skipped_;
 };
 
 }  // namespace mm::metrics

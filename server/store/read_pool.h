@@ -31,6 +31,10 @@ class ReadPool {
   void Stop();
   size_t queued() const;
   int in_use() const { return in_use_.load(); }  // workers running a task now
+  // Tasks that found their call abandoned (cancelled, past its deadline) and did no database
+  // work: they say so, for mm_db_pool_skipped_total.
+  void NoteSkipped() { skipped_.fetch_add(1); }
+  uint64_t skipped() const { return skipped_.load(); }
 
  private:
   void Run(ReadStore& store);
@@ -41,6 +45,7 @@ class ReadPool {
   std::deque<Task> queue_;
   bool stopping_ = false;
   std::atomic<int> in_use_{0};
+  std::atomic<uint64_t> skipped_{0};
   std::vector<std::unique_ptr<ReadStore>> stores_;
   std::vector<std::thread> threads_;
 };

@@ -75,19 +75,6 @@ void BatchLoader::Flush() {
   batch_.clear();
 }
 
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command name (which may hold spaces) start after the last ')'.
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 void PrintTarget(std::string_view what, bool met, const std::string& measured) {
   std::printf("target: %.*s: %s (%s)\n", static_cast<int>(what.size()), what.data(), met ? "met" : "MISSED",
               measured.c_str());

@@ -54,10 +54,6 @@ class BatchLoader {
   std::vector<domain::ProviderEvent> batch_;
 };
 
-// CPU time (user + system) process `pid` has used so far, from /proc/<pid>/stat. Robust to a
-// busy machine where wall-clock figures are not: compare CPU per call between two servers.
-double ProcessCpuSeconds(pid_t pid);
-
 // One line per issue-#4 target, "target: <what>: met|MISSED (<measured>)", which scripts/bench
 // gathers into the summary table at the top of docs/benchmarks.md.
 void PrintTarget(std::string_view what, bool met, const std::string& measured);

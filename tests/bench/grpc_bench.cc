@@ -66,9 +66,9 @@ struct Totals {
 // One run against the server process `pid`, with the CPU time it used.
 void Run(bench::LoadOptions options, const testing::ServiceProcess& server, Totals& totals) {
   options.target = server.grpc_target();
-  double cpu_before = bench::ProcessCpuSeconds(server.pid());
+  double cpu_before = testing::ProcessCpuSeconds(server.pid());
   bench::LoadResult result = bench::RunLoad(options);
-  totals.Add(std::move(result), bench::ProcessCpuSeconds(server.pid()) - cpu_before);
+  totals.Add(std::move(result), testing::ProcessCpuSeconds(server.pid()) - cpu_before);
 }
 
 struct Pair {

@@ -494,12 +494,12 @@ struct CpuSample {
 // program.
 CpuSample SampleCpu(int service_pid, const testing::TestDatabase& db) {
   CpuSample s;
-  if (service_pid > 0) s.service = bench::ProcessCpuSeconds(service_pid);
+  if (service_pid > 0) s.service = testing::ProcessCpuSeconds(service_pid);
   for (const auto& row : db.Query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                                   " AND pid <> pg_backend_pid()")) {
-    s.postgres += bench::ProcessCpuSeconds(row[0].as<int>());
+    s.postgres += testing::ProcessCpuSeconds(row[0].as<int>());
   }
-  s.client = bench::ProcessCpuSeconds(getpid());
+  s.client = testing::ProcessCpuSeconds(getpid());
   return s;
 }
 

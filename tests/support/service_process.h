@@ -53,4 +53,9 @@ class ServiceProcess {
   std::thread reader_;
 };
 
+// CPU time (user + system) process `pid` has used so far, from /proc/<pid>/stat. Robust to a
+// busy machine where wall-clock figures are not: compare CPU per call between two servers, or
+// tell a spinning loop from an idle one.
+double ProcessCpuSeconds(pid_t pid);
+
 }  // namespace mm::testing

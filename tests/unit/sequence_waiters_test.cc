@@ -177,5 +177,23 @@ TEST(SequenceWaitersTest, AfterARewindSequencesAboveTheNewPositionWaitAgain) {
   EXPECT_TRUE(WaitUntil([&] { return later.load() == 0; }));
 }
 
+TEST(SequenceWaitersTest, RefusesPastMaxPendingWithoutCallingBack) {
+  SequenceWaiters waiters(2);
+  Answer a, b, c, reached;
+  EXPECT_TRUE(waiters.Wait(10, kFarAway, a.Callback()));
+  EXPECT_TRUE(waiters.Wait(11, kFarAway, b.Callback()));
+  EXPECT_FALSE(waiters.Wait(12, kFarAway, c.Callback())) << "a third would exceed the cap";
+  EXPECT_FALSE(c.Fired());
+  EXPECT_EQ(waiters.pending(), 2u);
+  // A sequence already reached needs no waiting: never refused.
+  EXPECT_TRUE(waiters.Wait(0, kFarAway, reached.Callback()));
+  EXPECT_EQ(reached.Get(), true);
+  // Once one is answered there is room again.
+  waiters.Advance(10);
+  EXPECT_EQ(a.Get(), true);
+  EXPECT_TRUE(waiters.Wait(12, kFarAway, c.Callback()));
+  EXPECT_EQ(waiters.pending(), 2u);
+}
+
 }  // namespace
 }  // namespace mm::cache
