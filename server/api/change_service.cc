@@ -2,9 +2,10 @@
 
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "api/conversions.h"
 #include "domain/records_json.h"
 
@@ -67,7 +68,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
   void Start(const grpc::Status& authorized) {
     self_ = shared_from_this();
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!authorized.ok()) {
         end_ = authorized;
       } else if (counted_ = true; streams_.fetch_add(1) >= options_.max_streams) {
@@ -92,7 +93,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
 
   void OnWriteDone(bool ok) override {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       write_in_flight_ = false;
       if (ok) {
         sent_ = writing_;
@@ -105,7 +106,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
 
   void OnCancel() override {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!end_) end_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
     }
     Pump();
@@ -113,7 +114,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
 
   void OnDone() override {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       sub_.reset();
     }
     if (counted_) streams_.fetch_sub(1);
@@ -141,7 +142,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
     uint64_t page_after = 0;
     Action action;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       action = Next(status, page_after);
     }
     switch (action) {
@@ -161,7 +162,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
   }
 
   // Under mu_: decides what to do next. A write in flight, or a page being loaded, is waited for.
-  Action Next(grpc::Status& status, uint64_t& page_after) {
+  Action Next(grpc::Status& status, uint64_t& page_after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || write_in_flight_) return Action::kNone;
     if (end_) return FinishWith(*end_, status);
     while (true) {
@@ -228,7 +229,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
     }
   }
 
-  Action FinishWith(const grpc::Status& end, grpc::Status& status) {
+  Action FinishWith(const grpc::Status& end, grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     finished_ = true;
     sub_.reset();  // nothing more is queued for this call
     backfill_.clear();
@@ -246,12 +247,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
                         "mirror, then watch again");
   }
 
-  grpc::Status ShuttingDown() const {
+  grpc::Status ShuttingDown() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "server shutting down; resume with after_sequence=" + std::to_string(sent_));
   }
 
-  void PopRow() {
+  void PopRow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!live_phase_) {
       backfill_.pop_front();
     } else {
@@ -269,7 +270,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
 
   void OnPage(absl::StatusOr<std::vector<store::ChangeRow>> rows) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       page_loading_ = false;
       std::string resume = "; resume with after_sequence=" + std::to_string(sent_);
       if (absl::IsResourceExhausted(rows.status())) {
@@ -312,20 +313,22 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Change>,
   bool counted_ = false;  // counted in streams_ (set in Start, read in OnDone)
   std::atomic<bool> pump_scheduled_{false};
 
-  std::mutex mu_;
-  std::unique_ptr<cache::ChangeSubscription> sub_;
-  uint64_t live_from_ = 0;   // the subscription holds every row after this
-  uint64_t sent_;            // highest sequence delivered to the client or skipped
-  uint64_t fetched_;         // highest sequence read from the database
-  uint64_t writing_ = 0;     // sequence of the write in flight
-  bool live_phase_ = false;  // backfill done: rows come from the subscription
-  bool page_loading_ = false;
-  bool write_in_flight_ = false;
-  bool finished_ = false;
-  std::optional<grpc::Status> end_;  // decided end, issued once no write is in flight
-  std::deque<store::ChangeRow> backfill_;
-  std::deque<cache::ChangeHub::Row> live_;
-  v1::Change out_;  // the message being written; untouched until OnWriteDone
+  absl::Mutex mu_;
+  std::unique_ptr<cache::ChangeSubscription> sub_ ABSL_GUARDED_BY(mu_);
+  uint64_t live_from_ ABSL_GUARDED_BY(mu_) = 0;   // the subscription holds every row after this
+  uint64_t sent_ ABSL_GUARDED_BY(mu_);            // highest sequence delivered to the client or skipped
+  uint64_t fetched_ ABSL_GUARDED_BY(mu_);         // highest sequence read from the database
+  uint64_t writing_ ABSL_GUARDED_BY(mu_) = 0;     // sequence of the write in flight
+  bool live_phase_ ABSL_GUARDED_BY(mu_) = false;  // backfill done: rows come from the subscription
+  bool page_loading_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> end_ ABSL_GUARDED_BY(mu_);  // decided end, issued once no write is in flight
+  std::deque<store::ChangeRow> backfill_ ABSL_GUARDED_BY(mu_);
+  std::deque<cache::ChangeHub::Row> live_ ABSL_GUARDED_BY(mu_);
+  // The message being written: filled under mu_ by Next, then read by gRPC outside it; never
+  // touched again until OnWriteDone (write_in_flight_).
+  v1::Change out_;
 };
 
 }  // namespace

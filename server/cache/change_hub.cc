@@ -10,7 +10,7 @@ ChangeHub::ChangeHub(ChangeHubOptions options) : options_(options) {}
 ChangeHub::~ChangeHub() { assert(subscribers_.empty()); }
 
 void ChangeHub::Begin(uint64_t head) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   assert(!started_);
   started_ = true;
   published_ = head;
@@ -24,7 +24,7 @@ void ChangeHub::Publish(std::span<const store::ChangeRow> rows) {
 
   std::vector<std::shared_ptr<Subscriber>> to_notify;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     assert(started_ && rows.front().sequence > published_);
     published_ = rows.back().sequence;
     for (const std::shared_ptr<Subscriber>& s : subscribers_) {
@@ -47,7 +47,7 @@ void ChangeHub::Publish(std::span<const store::ChangeRow> rows) {
 void ChangeHub::Close() {
   std::vector<std::shared_ptr<Subscriber>> to_notify;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     closed_ = true;
     for (const std::shared_ptr<Subscriber>& s : subscribers_) {
       s->closed = true;
@@ -61,7 +61,7 @@ void ChangeHub::Close() {
 void ChangeHub::Reset(uint64_t head) {
   std::vector<std::shared_ptr<Subscriber>> to_notify;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     assert(started_);
     published_ = head;
     for (const std::shared_ptr<Subscriber>& s : subscribers_) {
@@ -77,7 +77,7 @@ void ChangeHub::Reset(uint64_t head) {
 std::unique_ptr<ChangeSubscription> ChangeHub::Subscribe(std::function<void()> notify) {
   auto subscriber = std::make_shared<Subscriber>();
   subscriber->notify = std::move(notify);
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   subscriber->closed = closed_;
   if (started_ && !closed_) subscribers_.push_back(subscriber);
   return std::unique_ptr<ChangeSubscription>(
@@ -85,17 +85,17 @@ std::unique_ptr<ChangeSubscription> ChangeHub::Subscribe(std::function<void()> n
 }
 
 void ChangeHub::Unsubscribe(const std::shared_ptr<Subscriber>& subscriber) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), subscriber), subscribers_.end());
 }
 
 size_t ChangeHub::subscribers() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return subscribers_.size();
 }
 
 uint64_t ChangeHub::published() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return published_;
 }
 
@@ -103,7 +103,7 @@ ChangeSubscription::~ChangeSubscription() { hub_.Unsubscribe(subscriber_); }
 
 ChangeSubscription::Taken ChangeSubscription::Take(size_t max) {
   Taken taken;
-  std::lock_guard lock(hub_.mu_);
+  absl::MutexLock lock(&hub_.mu_);
   ChangeHub::Subscriber& s = *subscriber_;
   size_t n = std::min(max, s.queue.size());
   taken.rows.assign(s.queue.begin(), s.queue.begin() + static_cast<std::ptrdiff_t>(n));

@@ -15,10 +15,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "store/event_store.h"
 
 namespace mm::cache {
@@ -74,11 +75,12 @@ class ChangeHub {
   void Unsubscribe(const std::shared_ptr<Subscriber>& subscriber);
 
   const ChangeHubOptions options_;
-  mutable std::mutex mu_;
-  bool started_ = false;
-  bool closed_ = false;
-  uint64_t published_ = 0;
-  std::vector<std::shared_ptr<Subscriber>> subscribers_;
+  // Guards these and every Subscriber's fields but `notify` (set before it is shared).
+  mutable absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::shared_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
 };
 
 // One subscriber's end. Destroying it unsubscribes. Thread-safe.

@@ -10,10 +10,10 @@ SequenceWaiters::SequenceWaiters(size_t max_pending) : max_pending_(max_pending)
 SequenceWaiters::~SequenceWaiters() {
   std::map<uint64_t, Waiter> left;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
     left.swap(waiters_);
-    wake_.notify_all();
+    wake_.SignalAll();
   }
   timer_.join();
   for (auto& [id, w] : left) w.done(false);
@@ -21,23 +21,25 @@ SequenceWaiters::~SequenceWaiters() {
 
 bool SequenceWaiters::Wait(uint64_t sequence, std::chrono::steady_clock::time_point deadline,
                            Callback done) {
+  bool reached;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (applied_ < sequence && !stopping_) {
       if (waiters_.size() >= max_pending_) return false;
       waiters_.emplace(next_id_++, Waiter{sequence, deadline, std::move(done)});
-      wake_.notify_all();
+      wake_.SignalAll();
       return true;
     }
+    reached = !stopping_;
   }
-  done(!stopping_);
+  done(reached);
   return true;
 }
 
 void SequenceWaiters::Advance(uint64_t applied) {
   std::vector<Callback> ready;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (applied <= applied_) return;
     applied_ = applied;
     for (auto it = waiters_.begin(); it != waiters_.end();) {
@@ -53,17 +55,17 @@ void SequenceWaiters::Advance(uint64_t applied) {
 }
 
 void SequenceWaiters::Rewind(uint64_t applied) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   applied_ = std::min(applied_, applied);
 }
 
 size_t SequenceWaiters::pending() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return waiters_.size();
 }
 
 void SequenceWaiters::TimerLoop() {
-  std::unique_lock lock(mu_);
+  mu_.Lock();
   while (!stopping_) {
     auto now = std::chrono::steady_clock::now();
     auto next = std::chrono::steady_clock::time_point::max();
@@ -78,17 +80,18 @@ void SequenceWaiters::TimerLoop() {
       }
     }
     if (!expired.empty()) {
-      lock.unlock();
+      mu_.Unlock();
       for (Callback& cb : expired) cb(false);
-      lock.lock();
+      mu_.Lock();
       continue;
     }
     if (next == std::chrono::steady_clock::time_point::max()) {
-      wake_.wait(lock);
+      wake_.Wait(&mu_);
     } else {
-      wake_.wait_until(lock, next);
+      wake_.WaitWithTimeout(&mu_, absl::FromChrono(next - now));
     }
   }
+  mu_.Unlock();
 }
 
 }  // namespace mm::cache

@@ -5,12 +5,13 @@
 // not block. Thread-safe.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace mm::cache {
 
@@ -41,12 +42,12 @@ class SequenceWaiters {
   void TimerLoop();
 
   const size_t max_pending_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  uint64_t applied_ = 0;
-  uint64_t next_id_ = 0;
-  bool stopping_ = false;
-  std::map<uint64_t, Waiter> waiters_;  // by id
+  mutable absl::Mutex mu_;
+  absl::CondVar wake_;  // a waiter was added, or stopping
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);  // by id
   std::thread timer_;
 };
 

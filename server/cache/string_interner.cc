@@ -3,7 +3,7 @@
 namespace mm::cache {
 
 const std::string* StringInterner::Intern(std::string_view s) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   // This Abseil build has its own string_view type; heterogeneous lookup needs it.
   absl::string_view key(s.data(), s.size());
   auto it = strings_.find(key);
@@ -12,7 +12,7 @@ const std::string* StringInterner::Intern(std::string_view s) {
 }
 
 size_t StringInterner::size() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return strings_.size();
 }
 

@@ -10,11 +10,12 @@
 // interner. Strings are never forgotten: memory grows with the number of *distinct* strings.
 
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/node_hash_set.h"
+#include "absl/synchronization/mutex.h"
 
 namespace mm::cache {
 
@@ -25,8 +26,8 @@ class StringInterner {
   size_t size() const;
 
  private:
-  mutable std::mutex mu_;
-  absl::node_hash_set<std::string> strings_;  // node-based: element addresses are stable
+  mutable absl::Mutex mu_;
+  absl::node_hash_set<std::string> strings_ ABSL_GUARDED_BY(mu_);  // node-based: element addresses are stable
 };
 
 }  // namespace mm::cache

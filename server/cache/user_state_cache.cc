@@ -1,7 +1,6 @@
 #include "cache/user_state_cache.h"
 
 #include <cstring>
-#include <mutex>
 
 #include "absl/hash/hash.h"
 
@@ -62,7 +61,7 @@ UserCheck UserStateCache::Check(std::string_view user_id,
   const Key key{user_id, HashId(user_id)};
   const Shard& shard = shards_[ShardIndex(key.hash)];
   {
-    std::shared_lock lock(shard.mu);
+    absl::ReaderMutexLock lock(&shard.mu);
     auto it = shard.users.find(key);
     if (it != shard.users.end()) {
       Record r = ReadRecord(shard.arena.At(*it));
@@ -95,7 +94,7 @@ void UserStateCache::Put(const store::UserStateRow& row) {
 
   const Key key{row.user_id, HashId(row.user_id)};
   Shard& shard = shards_[ShardIndex(key.hash)];
-  std::unique_lock lock(shard.mu);
+  absl::MutexLock lock(&shard.mu);
   auto it = shard.users.find(key);
   if (it != shard.users.end()) {
     WriteRecord(shard.arena.At(*it), r);
@@ -118,10 +117,12 @@ size_t UserStateCache::EndSweep(bool forget_unswept) {
   sweeping_ = false;
   size_t removed = 0;
   for (Shard& shard : shards_) {
-    std::unique_lock lock(shard.mu);
+    absl::MutexLock lock(&shard.mu);
     // A forgotten user's record stays in the arena (append-only); this is a rare event.
     if (forget_unswept) {
-      removed += absl::erase_if(shard.users, [&](uint32_t ref) { return !shard.swept.contains(ref); });
+      removed += absl::erase_if(shard.users, [&](uint32_t ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
+        return !shard.swept.contains(ref);
+      });
     }
     absl::flat_hash_set<uint32_t>().swap(shard.swept);
   }
@@ -133,7 +134,7 @@ void UserStateCache::Reserve(size_t users) {
   // Hashes spread evenly over the shards; a little headroom for the unlucky ones.
   size_t per_shard = users / kShards + users / kShards / 16 + 16;
   for (Shard& shard : shards_) {
-    std::unique_lock lock(shard.mu);
+    absl::MutexLock lock(&shard.mu);
     if (shard.users.capacity() < per_shard) shard.users.reserve(per_shard);
   }
 }
@@ -141,7 +142,7 @@ void UserStateCache::Reserve(size_t users) {
 size_t UserStateCache::memory_bytes() const {
   size_t bytes = 0;
   for (const Shard& shard : shards_) {
-    std::shared_lock lock(shard.mu);
+    absl::ReaderMutexLock lock(&shard.mu);
     bytes += shard.arena.allocated_bytes() + shard.users.capacity() * (sizeof(uint32_t) + 1);
   }
   return bytes;

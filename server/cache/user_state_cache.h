@@ -18,11 +18,12 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "cache/byte_arena.h"
 #include "cache/string_interner.h"
 #include "common/time.h"
@@ -116,10 +117,10 @@ class UserStateCache {
   };
   struct Shard {
     Shard() : users(0, RefHash{&arena}, RefEq{&arena}) {}
-    mutable std::shared_mutex mu;
-    ByteArena arena;
-    absl::flat_hash_set<uint32_t, RefHash, RefEq> users;  // references to records in `arena`
-    absl::flat_hash_set<uint32_t> swept;  // refs Put since BeginSweep (writer only, under mu)
+    mutable absl::Mutex mu;  // readers share it (Check), the writer holds it alone
+    ByteArena arena ABSL_GUARDED_BY(mu);
+    absl::flat_hash_set<uint32_t, RefHash, RefEq> users ABSL_GUARDED_BY(mu);  // references to records in `arena`
+    absl::flat_hash_set<uint32_t> swept ABSL_GUARDED_BY(mu);  // refs Put since BeginSweep (writer only)
   };
 
   static size_t HashId(std::string_view user_id);

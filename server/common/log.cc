@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -11,7 +10,8 @@
 namespace mm::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
-std::mutex g_write_mu;
+// Whole lines: concurrent writers never interleave.
+ABSL_CONST_INIT absl::Mutex g_write_mu(absl::kConstInit);
 constexpr const char* kLevelNames[] = {"debug", "info", "warn", "error"};
 }  // namespace
 
@@ -37,7 +37,7 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
   for (const auto& [key, value] : fields) line[std::string(key)] = value;
   // Replace invalid UTF-8 instead of throwing: a log line must never take the process down.
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::lock_guard lock(g_write_mu);
+  absl::MutexLock lock(&g_write_mu);
   std::fprintf(stderr, "%s\n", text.c_str());
   std::fflush(stderr);
 }

@@ -5,14 +5,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
-#include <mutex>
+#include <mutex>  // std::once_flag, std::call_once
 #include <random>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 
 namespace mm::http_client {
@@ -531,10 +532,9 @@ absl::Status StatusOf(const Response& response) {
 // --- InterruptibleEnvironment ----------------------------------------------------------------
 
 struct InterruptibleEnvironment::State {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::atomic<bool> cancelled{false};
-  std::mt19937_64 random;  // guarded by mu
+  absl::Mutex mu;
+  std::atomic<bool> cancelled{false};  // set under mu (sleepers await it), read without
+  std::mt19937_64 random ABSL_GUARDED_BY(mu);
 };
 
 InterruptibleEnvironment::InterruptibleEnvironment() : state_(std::make_unique<State>()) {
@@ -546,24 +546,23 @@ InterruptibleEnvironment::InterruptibleEnvironment() : state_(std::make_unique<S
 InterruptibleEnvironment::~InterruptibleEnvironment() = default;
 
 void InterruptibleEnvironment::Interrupt() {
-  {
-    std::lock_guard lock(state_->mu);
-    state_->cancelled.store(true);
-  }
-  state_->cv.notify_all();
+  absl::MutexLock lock(&state_->mu);
+  state_->cancelled.store(true);
 }
 
 bool InterruptibleEnvironment::Sleep(milliseconds d) {
   // A year is longer than any sensible delay and keeps now() + d far from overflowing.
   d = std::clamp(d, milliseconds{0}, milliseconds{std::chrono::hours{24 * 365}});
-  std::unique_lock lock(state_->mu);
-  return !state_->cv.wait_for(lock, d, [this] { return state_->cancelled.load(); });
+  absl::MutexLock lock(&state_->mu);
+  const bool cancelled = state_->mu.AwaitWithTimeout(
+      absl::Condition(+[](State* s) { return s->cancelled.load(); }, state_.get()), absl::FromChrono(d));
+  return !cancelled;
 }
 
 bool InterruptibleEnvironment::Cancelled() const { return state_->cancelled.load(); }
 
 double InterruptibleEnvironment::Random() {
-  std::lock_guard lock(state_->mu);
+  absl::MutexLock lock(&state_->mu);
   double r = std::generate_canonical<double, 53>(state_->random);
   return r < 1.0 ? r : std::nextafter(1.0, 0.0);  // generate_canonical may round up to 1
 }

@@ -16,6 +16,8 @@
 
 #include <unistd.h>
 
+#include "absl/synchronization/mutex.h"
+
 #include "adapters/huudis_adapter.h"
 #include "api/admin_service.h"
 #include "api/change_service.h"
@@ -212,13 +214,13 @@ int Serve(const std::vector<std::string>& args) {
   // waits (not ready) instead of crash-looping.
   std::atomic<bool> schema_ok{false};
   std::atomic<bool> stopping{false};
-  std::string schema_problem = "not checked yet";
-  std::mutex schema_mu;
+  absl::Mutex schema_mu;
+  std::string schema_problem = "not checked yet";  // guarded by schema_mu
   std::thread schema_checker([&] {
     while (!stopping.load()) {
       absl::Status s = store::CheckSchemaCurrent(settings.database_url, *migrations);
       {
-        std::lock_guard lock(schema_mu);
+        absl::MutexLock lock(&schema_mu);
         schema_problem = s.ok() ? "ok" : std::string(s.message());
       }
       if (s.ok()) {
@@ -236,7 +238,7 @@ int Serve(const std::vector<std::string>& args) {
   std::atomic<bool> draining{false};
   ReadinessTracker readiness;
   readiness.AddCheck("schema", [&] {
-    std::lock_guard lock(schema_mu);
+    absl::MutexLock lock(&schema_mu);
     return schema_problem;
   });
   readiness.AddCheck("database", [&] {

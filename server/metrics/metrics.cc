@@ -127,7 +127,7 @@ void Metrics::WebhookAnswered(std::string_view provider, std::string_view type,
 }
 
 GrpcMethodMetrics& Metrics::GrpcMethod(std::string_view method) {
-  std::lock_guard lock(grpc_methods_mu_);
+  absl::MutexLock lock(&grpc_methods_mu_);
   auto it = grpc_methods_.find(method);
   if (it != grpc_methods_.end()) return *it->second;
   prometheus::Histogram& duration = grpc_duration_->Add(

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -15,6 +14,9 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace mm::metrics {
 
@@ -81,8 +83,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* webhook_requests_;
   prometheus::Family<prometheus::Counter>* grpc_requests_;
   prometheus::Family<prometheus::Histogram>* grpc_duration_;
-  std::mutex grpc_methods_mu_;
-  std::map<std::string, std::unique_ptr<GrpcMethodMetrics>, std::less<>> grpc_methods_;
+  absl::Mutex grpc_methods_mu_;
+  std::map<std::string, std::unique_ptr<GrpcMethodMetrics>, std::less<>> grpc_methods_ ABSL_GUARDED_BY(grpc_methods_mu_);
   prometheus::Histogram* batch_size_;
   prometheus::Histogram* commit_duration_;
   prometheus::Counter* batches_failed_;

@@ -10,7 +10,7 @@ namespace mm::store {
 absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
     std::span<const domain::ProviderEvent* const> batch, std::span<const SourceCheckpoint* const> checkpoints) {
   if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<ApplyResult> results(batch.size());
   std::vector<bool> is_new(batch.size());
   domain::TouchedKeys changed;
@@ -25,7 +25,7 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
   // rewinds the log and commits again must see other times at the same sequences).
   TimePoint now = std::max(SystemClock::Instance().Now(), last_commit_ + std::chrono::microseconds(1));
   last_commit_ = now;
-  auto append = [&](EntityKind kind, std::string json) {
+  auto append = [&](EntityKind kind, std::string json) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     log_.push_back({log_.size() + 1, now, kind, std::move(json)});
   };
   for (const auto& id : changed.users) append(EntityKind::kUser, domain::ToJson(state_.users.at(id)));
@@ -42,21 +42,21 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
   }
   ++batches_;
   if (!history_.empty()) history_.emplace(log_.size(), Snapshot{state_, events_});
-  changed_.notify_all();
+  changed_.SignalAll();
   return results;
 }
 
 absl::StatusOr<uint64_t> InMemoryEventStore::LoadUserStates(
     const std::function<void(UserStateRow&&)>& row) {
   if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const auto& [id, user] : state_.users) row(ToUserStateRow(user));
   return log_.size();
 }
 
 absl::StatusOr<ChangeRead> InMemoryEventStore::ReadChanges(uint64_t after, int limit) {
   if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ChangeRead out;
   out.head = log_.size();
   if (after > 0 && after <= log_.size()) out.after_committed_at = log_[after - 1].committed_at;
@@ -67,12 +67,12 @@ absl::StatusOr<ChangeRead> InMemoryEventStore::ReadChanges(uint64_t after, int l
 }
 
 void InMemoryEventStore::KeepHistory() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   history_.emplace(log_.size(), Snapshot{state_, events_});
 }
 
 bool InMemoryEventStore::RestoreTo(uint64_t sequence) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = history_.find(sequence);
   if (it == history_.end()) return false;
   state_ = it->second.state;
@@ -84,29 +84,29 @@ bool InMemoryEventStore::RestoreTo(uint64_t sequence) {
 
 absl::Status InMemoryEventStore::WaitForNotification(std::chrono::milliseconds timeout) {
   if (unavailable_.load()) return absl::UnavailableError("injected: database unavailable");
-  std::unique_lock lock(mu_);
-  changed_.wait_for(lock, timeout);
+  absl::MutexLock lock(&mu_);
+  changed_.WaitWithTimeout(&mu_, absl::FromChrono(timeout));
   return absl::OkStatus();
 }
 
 domain::StateSet InMemoryEventStore::State() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return state_;
 }
 
 uint64_t InMemoryEventStore::LastSequence() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return log_.size();
 }
 
 size_t InMemoryEventStore::BatchesCommitted() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return batches_;
 }
 
 std::optional<InMemoryEventStore::SourceRecord> InMemoryEventStore::Source(const std::string& source,
                                                                            const std::string& scope) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = sources_.find({source, scope});
   if (it == sources_.end()) return std::nullopt;
   return it->second;
@@ -114,7 +114,7 @@ std::optional<InMemoryEventStore::SourceRecord> InMemoryEventStore::Source(const
 
 std::optional<domain::Outcome> InMemoryEventStore::StoredOutcome(domain::Provider provider,
                                                                  const std::string& event_id) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = events_.find({provider, event_id});
   if (it == events_.end()) return std::nullopt;
   return it->second;

@@ -7,12 +7,12 @@
 // (a database restored from a backup, or a standby promoted without the last commits).
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "domain/seats.h"
 #include "store/event_store.h"
 
@@ -55,20 +55,20 @@ class InMemoryEventStore final : public EventStore, public ChangeFeed {
                                                const std::string& event_id) const;
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
+  mutable absl::Mutex mu_;
+  absl::CondVar changed_;  // signalled on each commit
   std::atomic<bool> unavailable_{false};
-  domain::StateSet state_;
-  std::map<std::pair<domain::Provider, std::string>, domain::Outcome> events_;
-  std::vector<ChangeRow> log_;
-  size_t batches_ = 0;
-  TimePoint last_commit_{};
+  domain::StateSet state_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<domain::Provider, std::string>, domain::Outcome> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<ChangeRow> log_ ABSL_GUARDED_BY(mu_);
+  size_t batches_ ABSL_GUARDED_BY(mu_) = 0;
+  TimePoint last_commit_ ABSL_GUARDED_BY(mu_){};
   struct Snapshot {
     domain::StateSet state;
     std::map<std::pair<domain::Provider, std::string>, domain::Outcome> events;
   };
-  std::map<uint64_t, Snapshot> history_;  // by sequence; empty unless KeepHistory()
-  std::map<std::pair<std::string, std::string>, SourceRecord> sources_;
+  std::map<uint64_t, Snapshot> history_ ABSL_GUARDED_BY(mu_);  // by sequence; empty unless KeepHistory()
+  std::map<std::pair<std::string, std::string>, SourceRecord> sources_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mm::store

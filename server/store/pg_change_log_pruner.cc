@@ -27,9 +27,8 @@ void PgChangeLogPruner::Start() { thread_ = std::thread([this] { Run(); }); }
 
 void PgChangeLogPruner::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
-    wake_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -47,9 +46,11 @@ absl::StatusOr<int64_t> PgChangeLogPruner::PruneOnce() {
 }
 
 void PgChangeLogPruner::Run() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
     absl::StatusOr<int64_t> deleted = PruneOnce();
     if (!deleted.ok()) {
       log::Warn("change-log pruning failed; retrying later", {{"error", std::string(deleted.status().message())}});
@@ -57,8 +58,8 @@ void PgChangeLogPruner::Run() {
       log::Info("change log pruned", {{"rows", std::to_string(*deleted)},
                                       {"retention_seconds", std::to_string(retention_.count())}});
     }
-    lock.lock();
-    wake_.wait_for(lock, interval_, [&] { return stopping_; });
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(interval_))) return;
   }
 }
 

@@ -10,18 +10,16 @@ ReadPool::ReadPool(const Factory& factory, int threads, size_t max_queue) : max_
 ReadPool::~ReadPool() { Stop(); }
 
 bool ReadPool::TrySubmit(Task task) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (stopping_ || queue_.size() >= max_queue_) return false;
   queue_.push_back(std::move(task));
-  wake_.notify_one();
   return true;
 }
 
 void ReadPool::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
-    wake_.notify_all();
   }
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
@@ -29,7 +27,7 @@ void ReadPool::Stop() {
 }
 
 size_t ReadPool::queued() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return queue_.size();
 }
 
@@ -37,8 +35,10 @@ void ReadPool::Run(ReadStore& store) {
   while (true) {
     Task task;
     {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](ReadPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->queue_.empty(); },
+          this));
       if (queue_.empty()) return;
       task = std::move(queue_.front());
       queue_.pop_front();

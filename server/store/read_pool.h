@@ -5,14 +5,14 @@
 // TrySubmit refuses at once when it is full (the RPC answers RESOURCE_EXHAUSTED).
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "store/read_store.h"
 
 namespace mm::store {
@@ -40,10 +40,9 @@ class ReadPool {
   void Run(ReadStore& store);
 
   const size_t max_queue_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Task> queue_;
-  bool stopping_ = false;
+  mutable absl::Mutex mu_;
+  std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int> in_use_{0};
   std::atomic<uint64_t> skipped_{0};
   std::vector<std::unique_ptr<ReadStore>> stores_;
