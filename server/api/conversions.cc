@@ -11,7 +11,12 @@ void SetTime(google::protobuf::Timestamp* out, TimePoint t) {
   out->set_nanos(static_cast<int32_t>((us - seconds * 1000000) * 1000));
 }
 
-TimePoint GetTime(const google::protobuf::Timestamp& t) {
+std::optional<TimePoint> GetTime(const google::protobuf::Timestamp& t) {
+  constexpr int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+  constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+  if (t.seconds() < kMinSeconds || t.seconds() > kMaxSeconds || t.nanos() < 0 || t.nanos() > 999999999) {
+    return std::nullopt;
+  }
   return FromUnixMicros(t.seconds() * 1000000 + t.nanos() / 1000);
 }
 

@@ -7,6 +7,9 @@ namespace {
 
 namespace v1 = membership::v1;
 
+constexpr char kBadTokenIssuedAt[] =
+    "token_issued_at must be a valid Timestamp: 0001-01-01 to 9999-12-31, nanos 0 to 999999999";
+
 void Fill(const cache::UserCheck& check, const std::string& user_id, v1::IsUserActiveResponse* out) {
   out->set_user_id(user_id);
   out->set_active(check.active);
@@ -77,9 +80,11 @@ grpc::ServerUnaryReactor* UserServiceImpl::IsUserActive(grpc::CallbackServerCont
   UnaryCall call(context, is_user_active_);
   if (!call.Authorize(callers_, auth::kScopeUsersCheck)) return call.reactor();
   if (!IsValidId(request->user_id())) return call.Finish(InvalidArgument("user_id must be 1..256 bytes"));
-  return AfterSequence(call, request->min_sequence(), [this, request, response] {
-    std::optional<TimePoint> issued;
-    if (request->has_token_issued_at()) issued = GetTime(request->token_issued_at());
+  std::optional<TimePoint> issued;
+  if (request->has_token_issued_at() && !(issued = GetTime(request->token_issued_at()))) {
+    return call.Finish(InvalidArgument(kBadTokenIssuedAt));
+  }
+  return AfterSequence(call, request->min_sequence(), [this, request, response, issued] {
     Fill(cache_.Check(request->user_id(), issued), request->user_id(), response);
     return grpc::Status::OK;
   });
@@ -98,9 +103,11 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchIsUserActive(grpc::CallbackServe
       return call.Finish(InvalidArgument("user_ids[" + std::to_string(i) + "] must be 1..256 bytes"));
     }
   }
-  return AfterSequence(call, request->min_sequence(), [this, request, response] {
-    std::optional<TimePoint> issued;
-    if (request->has_token_issued_at()) issued = GetTime(request->token_issued_at());
+  std::optional<TimePoint> issued;
+  if (request->has_token_issued_at() && !(issued = GetTime(request->token_issued_at()))) {
+    return call.Finish(InvalidArgument(kBadTokenIssuedAt));
+  }
+  return AfterSequence(call, request->min_sequence(), [this, request, response, issued] {
     response->mutable_results()->Reserve(request->user_ids_size());
     for (const std::string& id : request->user_ids()) Fill(cache_.Check(id, issued), id, response->add_results());
     return grpc::Status::OK;

@@ -15,11 +15,13 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "adapters/huudis_signature.h"
 #include "callers_file.h"
 #include "common/crypto.h"
 #include "http_post.h"
+#include "common/time.h"
 #include "membership/v1/membership.grpc.pb.h"
 
 namespace mm::testing {
@@ -179,5 +181,24 @@ class UserClient {
   std::unique_ptr<membership::v1::UserService::Stub> stub_;
   std::string token_;
 };
+
+// After a hostile input (the hardening tests): an ordinary signed disable of a fresh user
+// (`usr_after_<tag>`) is applied and reaches IsUserActive — one bad value stopped exactly this.
+inline void ExpectOrdinaryEventsStillApply(const std::string& base_url, const std::string& grpc_target,
+                                           const std::string& tag) {
+  const std::string user = "usr_after_" + tag;
+  const std::string now = FormatRfc3339(SystemClock::Instance().Now());
+  const nlohmann::json body = {{"id", "evt_after_" + tag},
+                               {"type", "huudis.user.disabled.v1"},
+                               {"createdAt", now},
+                               {"data", {{"id", user}, {"disabledAt", now}, {"reason", "e2e"}}}};
+  auto reply = PostSigned(base_url, body.dump());
+  ASSERT_TRUE(reply.ok()) << tag << ": " << reply.status();
+  ASSERT_EQ(reply->status, 200) << tag << ": " << reply->body;
+  const nlohmann::json answer = nlohmann::json::parse(reply->body, nullptr, false);
+  ASSERT_EQ(answer.value("status", ""), "applied") << tag;
+  UserClient checker(grpc_target, kCheckerToken);
+  EXPECT_FALSE(checker.Check(user, answer["sequence"].get<uint64_t>()).active()) << tag;
+}
 
 }  // namespace mm::testing
