@@ -45,6 +45,25 @@ mm_build() {
   cmake --build "$MM_BUILD_DIR" -j"$(nproc)"
 }
 
+# The Release build the benchmarks and the soak run (scripts/bench, scripts/soak), a build
+# directory of its own so the test build (RelWithDebInfo) is not rebuilt each time.
+MM_RELEASE_BUILD_DIR="$MM_ROOT/build-release"
+mm_build_release() {  # mm_build_release TARGET...
+  mm_say "building $* (Release) in $MM_RELEASE_BUILD_DIR"
+  cmake -S "$MM_ROOT" -B "$MM_RELEASE_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$MM_RELEASE_BUILD_DIR" -j"$(nproc)" --target "$@" >/dev/null
+}
+
+# The soak section of docs/benchmarks.md: the figures scripts/soak last wrote to
+# docs/benchmarks/soak.txt (nothing when it never ran).
+mm_soak_section() {
+  local figures="$MM_ROOT/docs/benchmarks/soak.txt"
+  [ -f "$figures" ] || return 0
+  printf '\n## Soak: %s\n\n```\n' "steady mixed traffic, RSS, descriptors, threads and queues (scripts/soak)"
+  cat "$figures"
+  printf '```\n'
+}
+
 # Runs a PostgreSQL binary as the cluster's owner.
 mm_pg_as_owner() {
   if [ "$(id -u)" -eq 0 ]; then

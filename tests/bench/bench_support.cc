@@ -80,6 +80,24 @@ void PrintTarget(std::string_view what, bool met, const std::string& measured) {
               measured.c_str());
 }
 
+void ExitWithUsage(std::string_view program, const std::string& error, std::string_view usage) {
+  std::fprintf(stderr, "%.*s: %s\n%.*s", static_cast<int>(program.size()), program.data(), error.c_str(),
+               static_cast<int>(usage.size()), usage.data());
+  std::exit(2);
+}
+
+double MetricValue(const std::string& text, const std::string& name) {
+  size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return 0;
+  return std::strtod(text.c_str() + at + name.size() + 2, nullptr);
+}
+
+nlohmann::ordered_json FixtureJson(const std::string& name) {
+  std::ifstream in(std::string(MM_FIXTURES_DIR) + "/" + name);
+  if (!in) throw std::runtime_error("cannot read fixture " + name);
+  return nlohmann::ordered_json::parse(in);
+}
+
 void PrintLatencyHeader() {
   std::printf("%-52s %9s %9s %9s %9s\n", "", "p50 ms", "p99 ms", "mean ms", "samples");
 }

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "domain/events.h"
 #include "store/event_store.h"
 
@@ -57,6 +59,15 @@ class BatchLoader {
 // One line per issue-#4 target, "target: <what>: met|MISSED (<measured>)", which scripts/bench
 // gathers into the summary table at the top of docs/benchmarks.md.
 void PrintTarget(std::string_view what, bool met, const std::string& measured);
+
+// Prints "<program>: <error>" and `usage` ("usage: ..." lines) to stderr and exits with 2.
+[[noreturn]] void ExitWithUsage(std::string_view program, const std::string& error, std::string_view usage);
+
+// The value of the unlabelled sample `name` in Prometheus text `text` (GET /metrics), or 0.
+double MetricValue(const std::string& text, const std::string& name);
+
+// tests/fixtures/<name>, parsed with its field order kept (a template for realistic webhooks).
+nlohmann::ordered_json FixtureJson(const std::string& name);
 
 // "label  p50  p99  mean  count" table rows, the same in every program.
 void PrintLatencyHeader();

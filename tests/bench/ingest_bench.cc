@@ -80,6 +80,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using nlohmann::ordered_json;
+using bench::FixtureJson;
+using bench::MetricValue;
 
 constexpr char kSecret[] = "whsec_bench_ingest_0123456789";
 
@@ -103,14 +105,11 @@ struct Options {
 };
 
 [[noreturn]] void Usage(const std::string& error) {
-  std::fprintf(stderr,
-               "ingest_bench: %s\n"
-               "usage: ingest_bench [--seconds S] [--events N] [--warmup N] [--preload N] [--connections C]\n"
-               "                    [--client-threads T] [--batch B] [--sweep B1,B2,...] [--sweep-connections C]\n"
-               "                    [--pgbench-seconds S] [--no-pgbench] [--pgbench PATH]\n"
-               "                    [--service-binary PATH] [--db-setting NAME=VALUE]...\n",
-               error.c_str());
-  std::exit(2);
+  bench::ExitWithUsage("ingest_bench", error,
+                       "usage: ingest_bench [--seconds S] [--events N] [--warmup N] [--preload N] [--connections C]\n"
+                       "                    [--client-threads T] [--batch B] [--sweep B1,B2,...] [--sweep-connections C]\n"
+                       "                    [--pgbench-seconds S] [--no-pgbench] [--pgbench PATH]\n"
+                       "                    [--service-binary PATH] [--db-setting NAME=VALUE]...\n");
 }
 
 Options ParseOptions(int argc, char** argv) {
@@ -202,12 +201,6 @@ std::string IsoMillis(int64_t millis) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis % 1000));
   return buf;
-}
-
-ordered_json FixtureJson(const std::string& name) {
-  std::ifstream in(std::string(MM_FIXTURES_DIR) + "/" + name);
-  if (!in) throw std::runtime_error("cannot read fixture " + name);
-  return ordered_json::parse(in);
 }
 
 struct Webhook {
@@ -538,13 +531,6 @@ struct ServiceRun {
   size_t stored = 0, acknowledged = 0;  // provider_events rows vs 2xx answers + preloaded events
   bool ok() const { return load.failed == 0 && stored == acknowledged && load.ok > 0; }
 };
-
-// "name value" of one Prometheus sample line, or 0.
-double MetricValue(const std::string& text, const std::string& name) {
-  size_t at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return 0;
-  return std::strtod(text.c_str() + at + name.size() + 2, nullptr);
-}
 
 ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::optional<int> batch,
                       int connections) {

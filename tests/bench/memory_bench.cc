@@ -347,17 +347,8 @@ SeedStats Seed(const std::string& url, size_t users) {
 
 // A field of /proc/<pid>/status in bytes (VmRSS, VmHWM), or -1.
 long long ProcStatusBytes(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
-      std::istringstream s(line.substr(field.size() + 1));
-      long long kb = -1;
-      s >> kb;
-      return kb * 1024;
-    }
-  }
-  return -1;
+  long long kb = testing::ProcessStatusValue(pid, field);
+  return kb < 0 ? -1 : kb * 1024;
 }
 
 // The value of an unlabelled gauge on /metrics, or -1.

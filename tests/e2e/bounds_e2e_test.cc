@@ -151,14 +151,7 @@ TEST(BoundsE2ETest, CallsAbandonedWhileQueuedDoNoDatabaseWork) {
   EXPECT_EQ(skipped, skipped_before + 5) << "each expired call was answered without its query";
 }
 
-size_t OpenFiles(pid_t pid) {
-  size_t n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
+size_t OpenFiles(pid_t pid) { return static_cast<size_t>(OpenFileCount(pid)); }
 
 TEST(BoundsE2ETest, TheAcceptLoopSurvivesRunningOutOfFileDescriptors) {
   auto db = TestDatabase::Create("bounds_emfile");

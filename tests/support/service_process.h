@@ -58,4 +58,11 @@ class ServiceProcess {
 // tell a spinning loop from an idle one.
 double ProcessCpuSeconds(pid_t pid);
 
+// The number in field `field` of /proc/<pid>/status as written there (kB for VmRSS and VmHWM,
+// a count for Threads), or -1 when the field or the process is missing.
+long long ProcessStatusValue(pid_t pid, const std::string& field);
+
+// Open file descriptors of process `pid`: the entries of /proc/<pid>/fd (-1 if unreadable).
+long long OpenFileCount(pid_t pid);
+
 }  // namespace mm::testing
