@@ -72,6 +72,10 @@ bool NeedsAccount(EventKind kind) {
 
 }  // namespace
 
+std::optional<std::string> CheckId(std::string_view label, std::string_view id) {
+  return CheckString(label, id, kMaxIdBytes, /*required=*/true);
+}
+
 std::string TruncateUtf8(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
   size_t end = max_bytes;

@@ -37,6 +37,10 @@ inline constexpr bool IsRepresentableFactTime(TimePoint t) {
   return t >= kEarliestFactTime && t <= kLatestFactTime;
 }
 
+// Why `id` cannot be an event, user or account id the mirror stores (empty, over kMaxIdBytes,
+// holding NUL, not UTF-8), naming it `label`; nullopt if it can.
+std::optional<std::string> CheckId(std::string_view label, std::string_view id);
+
 // `text` cut to at most `max_bytes` without splitting a UTF-8 sequence (for display text
 // such as names and reasons, where a shortened value is better than none).
 std::string TruncateUtf8(std::string_view text, size_t max_bytes);

@@ -5,6 +5,7 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "domain/event_checks.h"
 #include "domain/events.h"
 #include "ingress/problem.h"
 
@@ -135,6 +136,11 @@ void HandleOperatorRequest(const OperatorApiDeps& deps, const HttpRequest& req, 
   std::optional<std::string> user_id = DecodeSegment(rest);
   if (!user_id || user_id->empty() || user_id->size() > 256) {
     return respond(Problem(422, "user_id must be 1..256 bytes"));
+  }
+  // Before anything reads or writes it: an id the mirror cannot store (NUL, not UTF-8) must not
+  // reach the database (libpq cuts a parameter at NUL, naming another user) or the event's JSON.
+  if (std::optional<std::string> problem = domain::CheckId("user_id", *user_id)) {
+    return respond(Problem(422, *problem));
   }
   if (!is_action) return AnswerWithUser(deps, *user_id, std::move(respond));
 

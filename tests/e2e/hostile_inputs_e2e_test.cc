@@ -560,6 +560,10 @@ TEST_F(HostileInputsE2ETest, EveryHostileInputGetsItsDocumentedAnswerAndChangesN
       {"operator_id_over_256_bytes",
        [](const std::string&) { return Operator(std::string(257, 'u'), {{"X-API-Key", kWriterToken}}); },
        {.http = 422}},
+      {"operator_id_not_utf8",
+       [](const std::string&) { return Operator("usr_seed%F9", {{"X-API-Key", kWriterToken}}); }, {.http = 422}},
+      {"operator_id_holding_nul",
+       [](const std::string&) { return Operator("usr_seed%00x", {{"X-API-Key", kWriterToken}}); }, {.http = 422}},
   };
   ASSERT_GE(cases.size(), 40u);
 
