@@ -307,7 +307,10 @@ TEST_P(HuudisFixtureTest, RequiredFieldProblemsDeadLetter) {
     ProviderEvent removed = DecodeEdited(File(), [&](json& body) { body["data"].erase(key); });
     EXPECT_EQ(removed.dead_letter_reason, "data." + key + " missing");
     EXPECT_TRUE(removed.events.empty());
-    for (const auto& [value, problem] : problems) {
+    for (const auto& entry : problems) {
+      // Not a structured binding: clang 14 (scripts/sanitize) cannot capture one in a lambda.
+      const json& value = entry.first;
+      const std::string& problem = entry.second;
       ProviderEvent event = DecodeEdited(File(), [&](json& body) { body["data"][key] = value; });
       EXPECT_EQ(event.dead_letter_reason, "data." + key + " " + problem) << value.dump();
       EXPECT_TRUE(event.events.empty());

@@ -111,15 +111,16 @@ TEST(SequenceWaitersTest, DeadlineAlreadyPastFiresFalse) {
 
 TEST(SequenceWaitersTest, AnEarlierDeadlineAddedLaterIsHonoured) {
   // The timer is sleeping towards a far deadline; a new, nearer one must wake it.
+  // The answers outlive `waiters`: its destructor still answers `far` (stack-use-after-scope
+  // under scripts/sanitize asan when they were declared after it).
+  Answer warm_up, far, near;
   SequenceWaiters waiters;
   // Let the timer thread go idle first: a waiter that expires at once proves it is running,
   // and a moment later it is asleep with nothing to wait for (correctness does not depend on
   // this pause; it only makes a missing wake-up visible).
-  Answer warm_up;
   waiters.Wait(10, steady_clock::now(), warm_up.Callback());
   ASSERT_TRUE(WaitUntil([&] { return warm_up.Fired(); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  Answer far, near;
   waiters.Wait(10, kFarAway, far.Callback());
   waiters.Wait(10, steady_clock::now() + std::chrono::milliseconds(20), near.Callback());
   ASSERT_TRUE(WaitUntil([&] { return near.Fired(); }));
@@ -178,8 +179,8 @@ TEST(SequenceWaitersTest, AfterARewindSequencesAboveTheNewPositionWaitAgain) {
 }
 
 TEST(SequenceWaitersTest, RefusesPastMaxPendingWithoutCallingBack) {
+  Answer a, b, c, reached;  // outlive `waiters`, whose destructor answers b and c
   SequenceWaiters waiters(2);
-  Answer a, b, c, reached;
   EXPECT_TRUE(waiters.Wait(10, kFarAway, a.Callback()));
   EXPECT_TRUE(waiters.Wait(11, kFarAway, b.Callback()));
   EXPECT_FALSE(waiters.Wait(12, kFarAway, c.Callback())) << "a third would exceed the cap";
