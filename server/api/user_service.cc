@@ -7,6 +7,14 @@ namespace {
 
 namespace v1 = membership::v1;
 
+// The request's token_issued_at (nullopt when unset) into `out`; false if it is not a valid
+// Timestamp, which the caller answers INVALID_ARGUMENT.
+template <typename Request>
+bool TokenIssuedAt(const Request& request, std::optional<TimePoint>& out) {
+  if (!request.has_token_issued_at()) return true;
+  out = GetTime(request.token_issued_at());
+  return out.has_value();
+}
 constexpr char kBadTokenIssuedAt[] =
     "token_issued_at must be a valid Timestamp: 0001-01-01 to 9999-12-31, nanos 0 to 999999999";
 
@@ -81,9 +89,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::IsUserActive(grpc::CallbackServerCont
   if (!call.Authorize(callers_, auth::kScopeUsersCheck)) return call.reactor();
   if (!IsValidId(request->user_id())) return call.Finish(InvalidArgument("user_id must be 1..256 bytes"));
   std::optional<TimePoint> issued;
-  if (request->has_token_issued_at() && !(issued = GetTime(request->token_issued_at()))) {
-    return call.Finish(InvalidArgument(kBadTokenIssuedAt));
-  }
+  if (!TokenIssuedAt(*request, issued)) return call.Finish(InvalidArgument(kBadTokenIssuedAt));
   return AfterSequence(call, request->min_sequence(), [this, request, response, issued] {
     Fill(cache_.Check(request->user_id(), issued), request->user_id(), response);
     return grpc::Status::OK;
@@ -104,9 +110,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchIsUserActive(grpc::CallbackServe
     }
   }
   std::optional<TimePoint> issued;
-  if (request->has_token_issued_at() && !(issued = GetTime(request->token_issued_at()))) {
-    return call.Finish(InvalidArgument(kBadTokenIssuedAt));
-  }
+  if (!TokenIssuedAt(*request, issued)) return call.Finish(InvalidArgument(kBadTokenIssuedAt));
   return AfterSequence(call, request->min_sequence(), [this, request, response, issued] {
     response->mutable_results()->Reserve(request->user_ids_size());
     for (const std::string& id : request->user_ids()) Fill(cache_.Check(id, issued), id, response->add_results());

@@ -86,12 +86,6 @@ void ExitWithUsage(std::string_view program, const std::string& error, std::stri
   std::exit(2);
 }
 
-double MetricValue(const std::string& text, const std::string& name) {
-  size_t at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return 0;
-  return std::strtod(text.c_str() + at + name.size() + 2, nullptr);
-}
-
 nlohmann::ordered_json FixtureJson(const std::string& name) {
   std::ifstream in(std::string(MM_FIXTURES_DIR) + "/" + name);
   if (!in) throw std::runtime_error("cannot read fixture " + name);

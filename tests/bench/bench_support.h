@@ -63,9 +63,6 @@ void PrintTarget(std::string_view what, bool met, const std::string& measured);
 // Prints "<program>: <error>" and `usage` ("usage: ..." lines) to stderr and exits with 2.
 [[noreturn]] void ExitWithUsage(std::string_view program, const std::string& error, std::string_view usage);
 
-// The value of the unlabelled sample `name` in Prometheus text `text` (GET /metrics), or 0.
-double MetricValue(const std::string& text, const std::string& name);
-
 // tests/fixtures/<name>, parsed with its field order kept (a template for realistic webhooks).
 nlohmann::ordered_json FixtureJson(const std::string& name);
 

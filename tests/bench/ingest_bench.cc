@@ -81,7 +81,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using nlohmann::ordered_json;
 using bench::FixtureJson;
-using bench::MetricValue;
+using testing::MetricValue;
 
 constexpr char kSecret[] = "whsec_bench_ingest_0123456789";
 

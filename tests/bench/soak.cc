@@ -725,13 +725,13 @@ Sample TakeSample(const testing::ServiceProcess& service, bench::Steady::time_po
     return s;
   }
   const std::string& m = reply->body;
-  s.writer_queue = bench::MetricValue(m, "mm_writer_queue_events");
-  s.pool_queued = bench::MetricValue(m, "mm_db_pool_queued");
-  s.pool_in_use = bench::MetricValue(m, "mm_db_pool_in_use");
-  s.http_connections = bench::MetricValue(m, "mm_http_connections");
-  s.lag = bench::MetricValue(m, "mm_changelog_lag_sequences");
-  s.cache_users = bench::MetricValue(m, "mm_cache_users");
-  s.cache_sequence = bench::MetricValue(m, "mm_cache_sequence");
+  s.writer_queue = testing::MetricValue(m, "mm_writer_queue_events");
+  s.pool_queued = testing::MetricValue(m, "mm_db_pool_queued");
+  s.pool_in_use = testing::MetricValue(m, "mm_db_pool_in_use");
+  s.http_connections = testing::MetricValue(m, "mm_http_connections");
+  s.lag = testing::MetricValue(m, "mm_changelog_lag_sequences");
+  s.cache_users = testing::MetricValue(m, "mm_cache_users");
+  s.cache_sequence = testing::MetricValue(m, "mm_cache_sequence");
   return s;
 }
 

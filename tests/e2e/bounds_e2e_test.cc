@@ -47,13 +47,7 @@ std::unique_ptr<ServiceProcess> StartService(const TestDatabase& db, std::map<st
 
 // A metric's value from /metrics (0 when absent).
 double Metric(const ServiceProcess& service, const std::string& name) {
-  auto reply = client::HttpRequest("GET", service.http_url() + "/metrics", {}, "");
-  if (!reply.ok()) return 0;
-  std::istringstream lines(reply->body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  }
-  return 0;
+  return MetricValue(service.MetricsText(), name);
 }
 
 TEST(BoundsE2ETest, CallsWaitingForAMinSequenceAreCapped) {

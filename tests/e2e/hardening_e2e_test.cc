@@ -59,10 +59,7 @@ json Disable(const std::string& event_id, const std::string& user_id) {
           {"data", {{"id", user_id}, {"disabledAt", IsoNowPlus(0s)}, {"reason", "e2e"}}}};
 }
 
-std::string MetricsText(const ServiceProcess& service) {
-  auto reply = client::HttpRequest("GET", service.http_url() + "/metrics", {}, "");
-  return reply.ok() ? reply->body : "";
-}
+std::string MetricsText(const ServiceProcess& service) { return service.MetricsText(); }
 
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(const ServiceProcess& service) {
   auto stub = grpc::health::v1::Health::NewStub(

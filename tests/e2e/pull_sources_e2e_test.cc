@@ -142,17 +142,9 @@ class Mirror {
         timeout);
   }
 
-  std::string Metrics() {
-    auto reply = client::HttpRequest("GET", process_->http_url() + "/metrics", {}, "");
-    return reply.ok() ? reply->body : "";
-  }
+  std::string Metrics() { return process_->MetricsText(); }
   // The value of one series ("name{labels}"), 0 if absent.
-  double Metric(const std::string& series) {
-    std::string text = Metrics();
-    size_t at = text.find("\n" + series + " ");
-    if (at == std::string::npos) return 0;
-    return std::stod(text.substr(at + series.size() + 2));
-  }
+  double Metric(const std::string& series) { return MetricValue(Metrics(), series); }
 
  private:
   static void Prepare(grpc::ClientContext& ctx) {

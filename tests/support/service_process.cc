@@ -165,4 +165,15 @@ long long OpenFileCount(pid_t pid) {
   return ec ? -1 : n;
 }
 
+std::string ServiceProcess::MetricsText() const {
+  auto reply = client::HttpRequest("GET", http_url() + "/metrics", {}, "");
+  return reply.ok() && reply->status == 200 ? reply->body : "";
+}
+
+double MetricValue(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+}
+
 }  // namespace mm::testing

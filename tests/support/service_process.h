@@ -36,6 +36,8 @@ class ServiceProcess {
   // Waits for exit up to `timeout`; returns the exit code, or -1 on timeout / signal death.
   int Wait(std::chrono::milliseconds timeout);
   std::string Log() const;
+  // GET /metrics: the Prometheus text, or "" when it cannot be read.
+  std::string MetricsText() const;
   // Waits until GET /readyz answers `status` (200 or 503), up to `timeout`.
   bool WaitReadyStatus(int status, std::chrono::milliseconds timeout) const;
 
@@ -57,6 +59,9 @@ class ServiceProcess {
 // busy machine where wall-clock figures are not: compare CPU per call between two servers, or
 // tell a spinning loop from an idle one.
 double ProcessCpuSeconds(pid_t pid);
+
+// The value of one series ("name" or "name{labels}") in Prometheus text; 0 if absent.
+double MetricValue(const std::string& text, const std::string& series);
 
 // The number in field `field` of /proc/<pid>/status as written there (kB for VmRSS and VmHWM,
 // a count for Threads), or -1 when the field or the process is missing.
