@@ -11,13 +11,7 @@ std::string QueryHash(const std::string& query) { return HexEncode(Sha256(query)
 
 std::string MakePageToken(const std::string& after_key, const std::string& query) {
   std::string json = nlohmann::json{{"after", after_key}, {"q", QueryHash(query)}}.dump();
-  std::string token = Base64Encode(json);
-  for (char& c : token) {  // URL-safe, unpadded: tokens travel in URLs and shell variables too
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!token.empty() && token.back() == '=') token.pop_back();
-  return token;
+  return Base64UrlEncode(json);  // URL-safe, unpadded: tokens travel in URLs and shell variables too
 }
 
 absl::StatusOr<std::string> ReadPageToken(const std::string& token, const std::string& query) {

@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace mm {
@@ -92,6 +93,46 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock counts padding as zero bytes; drop them.
   out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out = Base64Encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  auto sextet = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  if (text.size() % 4 == 1) return std::nullopt;  // no whole byte in a lone sextet
+  std::string out;
+  out.reserve(text.size() / 4 * 3 + 2);
+  uint32_t bits = 0;
+  int bit_count = 0;
+  for (char c : text) {
+    const int value = sextet(c);
+    if (value < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<uint32_t>(value);
+    bit_count += 6;
+    if (bit_count >= 8) {
+      bit_count -= 8;
+      out.push_back(static_cast<char>((bits >> bit_count) & 0xFF));
+    }
+  }
+  // What is left over (2 or 4 bits) is padding of the last byte: it must be zero, or two
+  // texts would decode to the same bytes.
+  if ((bits & ((uint32_t{1} << bit_count) - 1)) != 0) return std::nullopt;
   return out;
 }
 

@@ -21,6 +21,13 @@ std::string Base64Encode(std::string_view bytes);
 // Accepts standard and URL-safe alphabets, with or without padding.
 std::optional<std::string> Base64Decode(std::string_view text);
 
+// base64url without padding (RFC 4648 §5, as JOSE uses it: RFC 7515 §2).
+std::string Base64UrlEncode(std::string_view bytes);
+// The strict inverse of Base64UrlEncode: only A-Z a-z 0-9 '-' '_', no padding, no whitespace,
+// a length that is not 1 mod 4, and zero unused bits in the last character, so that every byte
+// string has exactly one encoding this accepts. nullopt otherwise. "" decodes to "".
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+
 // `bytes` random bytes from the OpenSSL CSPRNG, hex-encoded (unique ids, tokens).
 std::string RandomHex(size_t bytes);
 

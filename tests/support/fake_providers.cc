@@ -160,19 +160,11 @@ std::string FormatRfc3339Millis(TimePoint t) {
   return text.substr(0, text.size() - 4) + "Z";
 }
 
-std::string EncodeCursorToken(std::string_view text) {
-  std::string out = Base64Encode(text);
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return out;
-}
+std::string EncodeCursorToken(std::string_view text) { return Base64UrlEncode(text); }
 
 std::optional<std::string> DecodeCursorToken(std::string_view token) {
-  if (token.empty() || token.find_first_of("+/=") != std::string_view::npos) return std::nullopt;
-  return Base64Decode(token);
+  if (token.empty()) return std::nullopt;
+  return Base64UrlDecode(token);
 }
 
 std::optional<int> ParseSmallInt(std::string_view text) {
