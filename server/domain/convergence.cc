@@ -122,6 +122,41 @@ bool ApplyMembership(MembershipRecord& m, const ProviderEvent& pe, const Normali
   return true;
 }
 
+// The tombstone a member list at `v` (made by an event of `event_type` from `provider`) leaves
+// on a membership it did not name. Like a removal's, everything on it comes from the list.
+void RemoveByList(MembershipRecord& m, const Version& v, const std::string& event_type,
+                  std::optional<Provider> provider) {
+  m.present = false;
+  m.role.clear();
+  m.version = v;
+  m.last_event_type = event_type;
+  m.last_provider = provider;
+  m.removed_at = v.fact_time;
+  m.removed_by.reset();
+}
+
+// Applies a whole member list to `account`: every membership of it older than `v` is removed.
+// Returns true if it changed anything (the list is newer than the account's, or removed one).
+bool ApplyMemberList(StateSet& state, AccountRecord& account, const ProviderEvent& pe, const Version& v,
+                     TouchedKeys& changed) {
+  bool won = false;
+  if (IsNewer(v, account.member_list_version)) {
+    account.member_list_version = v;
+    account.member_list_event_type = pe.event_type;
+    account.member_list_provider = pe.provider;
+    won = true;
+  }
+  for (auto it = state.memberships.lower_bound({account.account_id, std::string()});
+       it != state.memberships.end() && it->first.first == account.account_id; ++it) {
+    MembershipRecord& m = it->second;
+    if (!IsNewer(v, m.version)) continue;
+    RemoveByList(m, v, pe.event_type, pe.provider);
+    changed.memberships.insert(it->first);
+    won = true;
+  }
+  return won;
+}
+
 }  // namespace
 
 std::optional<TimePoint> LiftedOperatorFactTime(const ProviderEvent& pe, const NormalizedEvent& e,
@@ -139,6 +174,7 @@ void TouchedKeys::Merge(const TouchedKeys& other) {
   users.insert(other.users.begin(), other.users.end());
   accounts.insert(other.accounts.begin(), other.accounts.end());
   memberships.insert(other.memberships.begin(), other.memberships.end());
+  member_lists.insert(other.member_lists.begin(), other.member_lists.end());
 }
 
 TouchedKeys KeysOf(const ProviderEvent& event) {
@@ -147,6 +183,7 @@ TouchedKeys KeysOf(const ProviderEvent& event) {
     if (!e.user_id.empty()) keys.users.insert(e.user_id);
     if (!e.account_id.empty()) keys.accounts.insert(e.account_id);
     if (IsMemberKind(e.kind)) keys.memberships.emplace(e.account_id, e.user_id);
+    if (e.kind == EventKind::kMembersReplaced) keys.member_lists.insert(e.account_id);
   }
   return keys;
 }
@@ -178,13 +215,14 @@ Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys
       if (created || *user != user_before) changed.users.insert(e.user_id);
     }
 
+    AccountRecord* account = nullptr;
     if (!e.account_id.empty()) {
-      AccountRecord* account = nullptr;
       auto it = state.accounts.find(e.account_id);
       AccountRecord account_before = it != state.accounts.end() ? it->second : AccountRecord{};
       bool created = EnsureAccount(state, e.account_id, account);
       bool name_won = e.account_name && account->name.Offer(*e.account_name, ev);
       if (e.kind == EventKind::kAccountCreated) won_any |= created || name_won;
+      if (e.kind == EventKind::kMembersReplaced) won_any |= ApplyMemberList(state, *account, pe, ev, changed);
       if (created || *account != account_before) changed.accounts.insert(e.account_id);
     }
 
@@ -197,6 +235,11 @@ Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys
         m.user_id = e.user_id;
       }
       MembershipRecord before = m;
+      // A member list newer than this membership's state did not name it (convergence.h).
+      if (account != nullptr && account->member_list_version && IsNewer(*account->member_list_version, m.version)) {
+        RemoveByList(m, *account->member_list_version, account->member_list_event_type,
+                     account->member_list_provider);
+      }
       won_any |= ApplyMembership(m, pe, e, ev);
       if (inserted || m != before) changed.memberships.insert(key);
     }

@@ -9,6 +9,14 @@
 // The one exception is deliberate: an operator's disable or enable always takes effect (DESIGN
 // §5a), so its fact time is the later of the time it was asked and just after the fact time of
 // the state it replaces (LiftedOperatorFactTime); what it replaces depends on what came first.
+//
+// A whole member list (kMembersReplaced, version L) is a fact about every membership of its
+// account: "present if listed, else removed, as of L". Applied, it tombstones every membership
+// of the account older than L (the listed ones were just added at L, so they are not older),
+// and the account remembers the newest L. A membership event that arrives later, older than L,
+// for a member the list did not name (its record is absent or older than L), first gets the
+// tombstone it would have got had it arrived before the list, and is then compared with it as
+// usual (so it is stale): the same records in any order.
 
 #include <optional>
 #include <set>
@@ -25,6 +33,8 @@ struct TouchedKeys {
   std::set<std::string> users;
   std::set<std::string> accounts;
   std::set<MembershipKey> memberships;
+  // Accounts whose every membership the event reads (kMembersReplaced).
+  std::set<std::string> member_lists;
 
   void Merge(const TouchedKeys& other);
 };

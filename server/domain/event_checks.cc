@@ -64,10 +64,11 @@ std::optional<std::string> CheckTime(std::string_view label, TimePoint t) {
   return std::string(label) + " is outside 1970-01-01..9999-12-31";
 }
 
-bool NeedsUser(EventKind kind) { return kind != EventKind::kAccountCreated; }
+bool NeedsUser(EventKind kind) { return kind != EventKind::kAccountCreated && kind != EventKind::kMembersReplaced; }
 bool NeedsAccount(EventKind kind) {
   return kind == EventKind::kAccountCreated || kind == EventKind::kMemberAdded ||
-         kind == EventKind::kMemberRoleChanged || kind == EventKind::kMemberRemoved;
+         kind == EventKind::kMemberRoleChanged || kind == EventKind::kMemberRemoved ||
+         kind == EventKind::kMembersReplaced;
 }
 
 }  // namespace

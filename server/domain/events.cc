@@ -16,9 +16,9 @@ std::optional<Enum> ParseByName(const std::array<std::string_view, N>& names, st
 }
 
 constexpr std::array<std::string_view, 4> kProviderNames = {"huudis", "fusionauth", "operator", "monocloud"};
-constexpr std::array<std::string_view, 9> kEventKindNames = {
-    "UserCreated",    "UserUpdated",  "UserDisabled",      "UserEnabled",  "UserDeleted",
-    "AccountCreated", "MemberAdded",  "MemberRoleChanged", "MemberRemoved"};
+constexpr std::array<std::string_view, 10> kEventKindNames = {
+    "UserCreated",    "UserUpdated",  "UserDisabled",      "UserEnabled",   "UserDeleted",
+    "AccountCreated", "MemberAdded",  "MemberRoleChanged", "MemberRemoved", "MembersReplaced"};
 constexpr std::array<std::string_view, 5> kOutcomeNames = {"applied", "duplicate", "stale",
                                                            "ignored", "dead_lettered"};
 constexpr std::array<std::string_view, 3> kUserStateNames = {"active", "disabled", "deleted"};

@@ -27,6 +27,11 @@ enum class EventKind {
   kMemberAdded,
   kMemberRoleChanged,
   kMemberRemoved,
+  // The account's whole member list (FusionAuth `group.member.update`): every membership of the
+  // account older than this event becomes a tombstone. The members the list names come as
+  // kMemberAdded events of the same provider event, before this one and with the same fact time,
+  // so that they are not older. See convergence.h for why the result does not depend on order.
+  kMembersReplaced,
 };
 
 std::string_view EventKindName(EventKind kind);
@@ -35,7 +40,7 @@ std::string_view EventKindName(EventKind kind);
 // leave out; an absent field never overwrites a known value.
 struct NormalizedEvent {
   EventKind kind = EventKind::kUserCreated;
-  std::string user_id;     // empty only for kAccountCreated
+  std::string user_id;     // empty only for kAccountCreated and kMembersReplaced
   std::string account_id;  // set for kAccountCreated and the kMember* kinds
   // When the fact became true at the provider (see DESIGN §2 for each provider's field).
   TimePoint fact_time{};

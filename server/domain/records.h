@@ -78,6 +78,12 @@ struct UserRecord {
 struct AccountRecord {
   std::string account_id;
   Versioned<std::string> name;
+  // The newest whole member list applied (kMembersReplaced), with its event's type and provider:
+  // a membership older than it that the list did not name is removed, even one whose events
+  // arrive after the list (convergence.cc).
+  std::optional<Version> member_list_version;
+  std::string member_list_event_type;
+  std::optional<Provider> member_list_provider;
 
   friend bool operator==(const AccountRecord&, const AccountRecord&) = default;
 };

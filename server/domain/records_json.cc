@@ -94,6 +94,9 @@ std::string ToJson(const AccountRecord& a) {
   json j;
   j["account_id"] = a.account_id;
   Put(j, "name", a.name);
+  Put(j, "member_list_version", a.member_list_version);
+  if (!a.member_list_event_type.empty()) j["member_list_event_type"] = a.member_list_event_type;
+  Put(j, "member_list_provider", a.member_list_provider);
   return j.dump();
 }
 
@@ -141,6 +144,9 @@ absl::StatusOr<AccountRecord> AccountFromJson(std::string_view text) {
   return Parse<AccountRecord>(text, [](const json& j, AccountRecord& a) {
     Get(j, "account_id", a.account_id);
     Get(j, "name", a.name);
+    Get(j, "member_list_version", a.member_list_version);
+    Get(j, "member_list_event_type", a.member_list_event_type);
+    Get(j, "member_list_provider", a.member_list_provider);
   });
 }
 

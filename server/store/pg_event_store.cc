@@ -37,7 +37,9 @@ std::vector<PgConnection::Statement> Statements() {
       {kLockHead, "SELECT last_sequence FROM change_log_head WHERE singleton FOR UPDATE"},
       // Row kinds: 'e' an already stored (provider, event id); 'u', 'a', 'm' the records the
       // batch's events name; 'p' present memberships of users named by state events (the only
-      // users whose billability can flip, so the seat counts of all their workspaces move).
+      // users whose billability can flip, so the seat counts of all their workspaces move); 'm'
+      // and 'u' also every membership of an account whose whole member list an event carries,
+      // with its user (whose state says whether the seat a removal frees was billable).
       {kLoadBatchState,
        "SELECT 'e', k.provider, k.event_id FROM unnest($1::text[], $2::text[]) AS k(provider, event_id)"
        " JOIN provider_events p USING (provider, event_id)"
@@ -47,7 +49,10 @@ std::vector<PgConnection::Statement> Statements() {
        " FROM unnest($5::text[], $6::text[]) AS k(account_id, user_id)"
        " JOIN memberships m USING (account_id, user_id)"
        " UNION ALL SELECT 'p', record::text, NULL FROM memberships"
-       " WHERE user_id = ANY($7::text[]) AND present"},
+       " WHERE user_id = ANY($7::text[]) AND present"
+       " UNION ALL SELECT 'm', record::text, NULL FROM memberships WHERE account_id = ANY($8::text[])"
+       " UNION ALL SELECT 'u', u.record::text, NULL FROM users u WHERE u.user_id IN"
+       " (SELECT user_id FROM memberships WHERE account_id = ANY($8::text[]))"},
       // Seat counts: one delta per (account, role), split three ways on disjoint rows — new rows
       // inserted with the delta, existing rows updated, rows the delta empties deleted — so the
       // CHECK constraints judge every real result and genuine drift still fails the batch.
@@ -158,7 +163,7 @@ struct LoadedState {
 };
 
 LoadedState LoadBatchState(pqxx::work& txn, std::span<const ProviderEvent* const> batch) {
-  PgArrayBuilder providers, ids, users, accounts, member_accounts, member_users, state_users;
+  PgArrayBuilder providers, ids, users, accounts, member_accounts, member_users, state_users, listed_accounts;
   domain::TouchedKeys keys;
   std::set<std::string> state_user_ids;
   for (const ProviderEvent* e : batch) {
@@ -178,11 +183,13 @@ LoadedState LoadBatchState(pqxx::work& txn, std::span<const ProviderEvent* const
     member_users.Add(std::string_view(user_id));
   }
   for (const std::string& u : state_user_ids) state_users.Add(std::string_view(u));
+  for (const std::string& a : keys.member_lists) listed_accounts.Add(std::string_view(a));
 
   LoadedState loaded;
   for (const auto& row : txn.exec_prepared(kLoadBatchState, providers.Finish(), ids.Finish(),
                                            users.Finish(), accounts.Finish(), member_accounts.Finish(),
-                                           member_users.Finish(), state_users.Finish())) {
+                                           member_users.Finish(), state_users.Finish(),
+                                           listed_accounts.Finish())) {
     switch (row[0].c_str()[0]) {
       case 'e':
         loaded.stored.emplace(row[1].as<std::string>(), row[2].as<std::string>());

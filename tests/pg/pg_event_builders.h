@@ -146,6 +146,15 @@ inline ProviderEvent RandomEvent(std::mt19937& rng, const HistoryShape& shape, s
     pe = MemberRoleChanged(id, account, member, t, role);
   } else if (kind < 80) {
     pe = MemberRemoved(id, account, member, t, "admin-" + std::to_string(pick(3)));
+  } else if (kind >= 92 && !shape.never_lower_seats) {
+    // A whole member list (FusionAuth group.member.update): removes every older membership of
+    // the account it does not name, whatever its user's state.
+    pe = MemberList(id, account, {}, t);
+    for (int n = pick(4); n > 0; --n) {
+      NormalizedEvent add = MemberFact(EventKind::kMemberAdded, account, "user-" + std::to_string(pick(shape.users)), t);
+      add.role = "member";
+      pe.events.insert(pe.events.end() - 1, std::move(add));
+    }
   } else {
     // Several facts in one delivery: applied together or not at all.
     pe = MemberAdded(id, account, member, t, role);

@@ -233,6 +233,28 @@ TEST_F(PgEventStoreTest, DisabledAndDeletedMembersAreNotBillable) {
             (SeatTable{{{"acct", "member"}, {2, 1}}, {{"other", "owner"}, {1, 1}}}));
 }
 
+TEST_F(PgEventStoreTest, AMemberListRemovesUnlistedMembersAndFreesTheirSeatsWhateverTheirState) {
+  MustApply(*store_, {MemberAdded("a1", "grp", "u1", At(1)), MemberAdded("a2", "grp", "u2", At(1)),
+                      MemberAdded("a3", "grp", "u3", At(1), "admin"), MemberAdded("a4", "other", "u2", At(1))});
+  // u2 is disabled, u3 deleted: their seats are members but not billable.
+  MustApply(*store_, {UserDisabled("d2", "u2", At(2)), UserDeleted("x3", "u3", At(2))});
+  EXPECT_EQ(ReadSeats(*sql_), (SeatTable{{{"grp", "admin"}, {1, 0}}, {{"grp", "member"}, {2, 1}},
+                                         {{"other", "member"}, {1, 0}}}));
+  // The list names only u1; in the same batch u1 is disabled too.
+  auto results = MustApply(*store_, {MemberList("list", "grp", {"u1"}, At(5)), UserDisabled("d1", "u1", At(6))});
+  EXPECT_EQ(results[0].outcome, Outcome::kApplied);
+  EXPECT_FALSE(Membership("grp", "u2").present);
+  EXPECT_FALSE(Membership("grp", "u3").present);
+  EXPECT_EQ(Membership("grp", "u2").last_event_type, "group.member.update");
+  EXPECT_TRUE(Membership("other", "u2").present);
+  EXPECT_EQ(ReadSeats(*sql_), (SeatTable{{{"grp", "member"}, {1, 0}}, {{"other", "member"}, {1, 0}}}));
+  // A late, older add of a member the list did not name stays removed.
+  EXPECT_EQ(Apply(MemberAdded("late", "grp", "u4", At(3))), Outcome::kStale);
+  EXPECT_FALSE(Membership("grp", "u4").present);
+  EXPECT_EQ(Membership("grp", "u4").version, (domain::Version{At(5), "list"}));
+  EXPECT_EQ(ReadSeats(*sql_), (SeatTable{{{"grp", "member"}, {1, 0}}, {{"other", "member"}, {1, 0}}}));
+}
+
 // ---- Dedup (DESIGN §2 rule 1). ----
 
 TEST_F(PgEventStoreTest, DuplicateAcrossBatchesIsStoredOnceAndChangesNothing) {

@@ -25,6 +25,7 @@ using testutil::AccountCreated;
 using testutil::Apply;
 using testutil::At;
 using testutil::MemberAdded;
+using testutil::MemberList;
 using testutil::MemberRemoved;
 using testutil::MemberRoleChanged;
 using testutil::UserCreated;
@@ -638,6 +639,72 @@ TEST(KeysOfTest, NamesEveryRecordAnEventCanTouch) {
   EXPECT_THAT(keys.users, ElementsAre("u1", "u2", "u3"));
 }
 
+// --- Whole member lists (FusionAuth group.member.update) ---------------------------------------
+
+TEST(MemberListTest, RemovesEveryOlderMemberItDoesNotNameAndKeepsNewerOnes) {
+  StateSet state;
+  Apply(state, MemberAdded("e1", "g", "u1", At(1)));
+  Apply(state, MemberAdded("e2", "g", "u2", At(2)));
+  Apply(state, MemberAdded("e3", "g", "u3", At(9)));  // newer than the list
+  Apply(state, MemberAdded("e4", "other", "u2", At(1)));
+  EXPECT_EQ(Apply(state, MemberList("list", "g", {"u1"}, At(5))), Outcome::kApplied);
+  EXPECT_TRUE(state.memberships.at({"g", "u1"}).present);
+  const MembershipRecord& u2 = state.memberships.at({"g", "u2"});
+  EXPECT_FALSE(u2.present);
+  EXPECT_EQ(u2.removed_at, At(5));
+  EXPECT_EQ(u2.last_event_type, "group.member.update");
+  EXPECT_EQ(u2.version, (Version{At(5), "list"}));
+  EXPECT_TRUE(state.memberships.at({"g", "u3"}).present);
+  EXPECT_TRUE(state.memberships.at({"other", "u2"}).present);
+  EXPECT_EQ(state.accounts.at("g").member_list_version, (Version{At(5), "list"}));
+}
+
+TEST(MemberListTest, ALateOlderAddOfAMemberItDidNotNameStaysRemoved) {
+  StateSet state;
+  Apply(state, MemberList("list", "g", {"u1"}, At(5)));
+  EXPECT_EQ(Apply(state, MemberAdded("late", "g", "u2", At(3))), Outcome::kStale);
+  const MembershipRecord& u2 = state.memberships.at({"g", "u2"});
+  EXPECT_FALSE(u2.present);
+  EXPECT_EQ(u2.version, (Version{At(5), "list"}));
+  // The join details of the add are kept, as they would be had it come first.
+  EXPECT_EQ(u2.joined_at, At(3));
+  // A newer add does bring the member back.
+  EXPECT_EQ(Apply(state, MemberAdded("later", "g", "u2", At(6))), Outcome::kApplied);
+  EXPECT_TRUE(state.memberships.at({"g", "u2"}).present);
+}
+
+TEST(MemberListTest, AnEmptyListRemovesEveryoneAndAnOlderListChangesNothing) {
+  StateSet state;
+  Apply(state, MemberAdded("e1", "g", "u1", At(1)));
+  Apply(state, MemberAdded("e2", "g", "u2", At(1)));
+  EXPECT_EQ(Apply(state, MemberList("empty", "g", {}, At(4))), Outcome::kApplied);
+  EXPECT_FALSE(state.memberships.at({"g", "u1"}).present);
+  EXPECT_FALSE(state.memberships.at({"g", "u2"}).present);
+  const StateSet before = state;
+  EXPECT_EQ(Apply(state, MemberList("older", "g", {"u1", "u3"}, At(2))), Outcome::kStale);
+  EXPECT_FALSE(state.memberships.at({"g", "u1"}).present);
+  EXPECT_FALSE(state.memberships.at({"g", "u3"}).present);
+  EXPECT_EQ(state.accounts.at("g").member_list_version, (Version{At(4), "empty"}));
+  EXPECT_EQ(state.memberships.at({"g", "u3"}).version, (Version{At(4), "empty"}));
+}
+
+TEST(MemberListTest, SeatsFollowTheList) {
+  StateSet state;
+  Apply(state, MemberAdded("e1", "g", "u1", At(1)));
+  Apply(state, MemberAdded("e2", "g", "u2", At(1), "admin"));
+  Apply(state, MemberList("list", "g", {"u3"}, At(4)));
+  SeatTable seats = CountSeats(state);
+  EXPECT_EQ(seats.size(), 1u);
+  EXPECT_EQ((seats[{"g", "member"}].members), 1);
+}
+
+TEST(MemberListTest, KeysOfAListNameItsAccountsMembers) {
+  TouchedKeys keys = KeysOf(MemberList("list", "g", {"u1"}, At(1)));
+  EXPECT_EQ(keys.member_lists, std::set<std::string>{"g"});
+  EXPECT_EQ(keys.accounts, std::set<std::string>{"g"});
+  EXPECT_TRUE(keys.memberships.contains({"g", "u1"}));
+}
+
 // --- Order independence (the guarantee of convergence.h) -------------------------------------
 
 constexpr int kSeeds = 200;
@@ -653,6 +720,10 @@ class HistoryGenerator {
   std::vector<ProviderEvent> History(int n) {
     std::vector<ProviderEvent> events;
     for (int i = 0; i < n; ++i) {
+      if (Chance(8)) {
+        events.push_back(MemberList(EventId(i)));
+        continue;
+      }
       ProviderEvent pe = testutil::Wrap(EventId(i), Normalized());
       // Not the operator: its actions take effect over what they replace, by design (see
       // OperatorActionTest), so their outcome depends on what came first.
@@ -732,8 +803,33 @@ class HistoryGenerator {
       case K::kMemberRemoved:
         e.actor = Maybe({"u0", "u1"});
         break;
+      case K::kMembersReplaced:
+        break;
     }
     return e;
+  }
+
+  // A whole member list as the FusionAuth adapter makes one (group.member.update): adds of the
+  // listed users, then the list, all at one fact time.
+  ProviderEvent MemberList(std::string id) {
+    const TimePoint t = At(std::uniform_int_distribution<int>(0, 5)(rng_));
+    const std::string account = Pick({"a0", "a1", "a2"});
+    ProviderEvent pe;
+    pe.provider = Provider::kFusionAuth;
+    pe.event_id = std::move(id);
+    pe.event_type = Pick({"group.member.update", "group.member.update.complete"});
+    pe.fact_time = pe.received_at = t;
+    for (const char* user : {"u0", "u1", "u2", "u3", "u4"}) {
+      if (!Chance(40)) continue;
+      NormalizedEvent add = testutil::MemberFact(EventKind::kMemberAdded, account, user, t);
+      add.role = "member";
+      add.account_name = Maybe({"Acme", "Globex"});
+      pe.events.push_back(std::move(add));
+    }
+    NormalizedEvent list = testutil::MemberFact(EventKind::kMembersReplaced, account, "", t);
+    list.account_name = Maybe({"Acme", "Globex"});
+    pe.events.push_back(std::move(list));
+    return pe;
   }
 
   std::mt19937 rng_;
@@ -800,7 +896,7 @@ TEST(OrderIndependenceTest, EveryPermutationConvergesToTheSortedResult) {
 
 TEST(OrderIndependenceTest, GeneratedHistoriesExerciseTiesAndStaleEvents) {
   // Guards the property test itself: its histories must contain what makes it meaningful.
-  int ties = 0, stale = 0, removed = 0, disabled_or_deleted = 0;
+  int ties = 0, stale = 0, removed = 0, disabled_or_deleted = 0, removed_by_list = 0;
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     HistoryGenerator gen(seed);
     std::vector<ProviderEvent> events = gen.History(kEventsPerHistory);
@@ -810,13 +906,17 @@ TEST(OrderIndependenceTest, GeneratedHistoriesExerciseTiesAndStaleEvents) {
       if (!times.insert(e.fact_time).second) ++ties;
       if (Apply(state, e) == Outcome::kStale) ++stale;
     }
-    for (const auto& [key, m] : state.memberships) removed += m.present ? 0 : 1;
+    for (const auto& [key, m] : state.memberships) {
+      removed += m.present ? 0 : 1;
+      removed_by_list += !m.present && m.last_event_type.starts_with("group.member.update");
+    }
     for (const auto& [id, u] : state.users) disabled_or_deleted += u.state != UserState::kActive;
   }
   EXPECT_GT(ties, 100);
   EXPECT_GT(stale, 100);
   EXPECT_GT(removed, 5);
   EXPECT_GT(disabled_or_deleted, 5);
+  EXPECT_GT(removed_by_list, 5);
 }
 
 }  // namespace

@@ -127,6 +127,21 @@ inline ProviderEvent MemberRemoved(std::string id, std::string account, std::str
   return Wrap(std::move(id), std::move(e));
 }
 
+// A whole member list of `account` at `t` naming `users` (as FusionAuth's group.member.update
+// maps): an add of each, then the list.
+inline ProviderEvent MemberList(std::string id, std::string account, std::initializer_list<std::string> users,
+                                TimePoint t) {
+  ProviderEvent pe = Wrap(std::move(id), MemberFact(EventKind::kMembersReplaced, account, "", t),
+                          Provider::kFusionAuth);
+  pe.event_type = "group.member.update";
+  for (const std::string& user : users) {
+    NormalizedEvent add = MemberFact(EventKind::kMemberAdded, account, user, t);
+    add.role = "member";
+    pe.events.insert(pe.events.end() - 1, std::move(add));
+  }
+  return pe;
+}
+
 // Applies one provider event to `state` (the caller has already deduplicated).
 inline domain::Outcome Apply(domain::StateSet& state, const ProviderEvent& pe) {
   domain::TouchedKeys changed;
