@@ -17,7 +17,9 @@
 #include <google/protobuf/util/time_util.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/fusionauth_adapter.h"
 #include "adapters/huudis_signature.h"
+#include "jwt/jws.h"
 #include "common/time.h"
 #include "http_post.h"
 #include "membership_client.h"
@@ -175,13 +177,95 @@ int IsActive(const Args& args) {
   return response.active() ? kOk : kNo;
 }
 
+// The headers and path that sign `body` as `provider` does, or a usage error (exit code in `error`).
+struct SignedDelivery {
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+std::optional<SignedDelivery> SignAsHuudis(const Args& args, const std::string& body) {
+  std::string secret = args.Get("secret", "MM_HUUDIS_SECRET", "");
+  if (secret.empty()) {
+    std::string all = args.Get("", "MM_HUUDIS_SECRETS", "");
+    secret = all.substr(0, all.find(','));
+  }
+  if (secret.empty()) {
+    std::cerr << "membershipctl: no signing secret (--secret or MM_HUUDIS_SECRET)\n";
+    return std::nullopt;
+  }
+  int64_t t = args.Has("timestamp")
+                  ? std::stoll(args.flags.at("timestamp"))
+                  : std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+  return SignedDelivery{"/webhooks/huudis",
+                        {{"Huudis-Signature", adapters::MakeHuudisSignatureHeader(secret, t, body)}}};
+}
+
+std::optional<SignedDelivery> SignAsFusionAuth(const Args& args, const std::string& body) {
+  std::string private_key_file = args.Get("private-key", "", "");
+  std::string alg_name = args.Get("alg", "", private_key_file.empty() ? "HS256" : "RS256");
+  std::optional<jwt::Algorithm> alg = jwt::ParseAlgorithm(alg_name);
+  if (!alg) {
+    std::cerr << "membershipctl: unknown --alg " << alg_name << "\n";
+    return std::nullopt;
+  }
+  std::string kid = args.Get("kid", "MM_FUSIONAUTH_KID", "");
+  absl::StatusOr<jwt::SigningKey> key = absl::InvalidArgumentError("no key");
+  if (!private_key_file.empty()) {
+    std::ifstream in(private_key_file, std::ios::binary);
+    if (!in) {
+      std::cerr << "membershipctl: cannot read " << private_key_file << "\n";
+      return std::nullopt;
+    }
+    std::stringstream pem;
+    pem << in.rdbuf();
+    key = jwt::SigningKey::FromPrivateKeyPem(*alg, kid, pem.str());
+  } else {
+    std::string secret = args.Get("secret", "MM_FUSIONAUTH_SECRET", "");
+    if (secret.empty()) {
+      // The first entry of the server's own setting, `secret` or `kid:secret`.
+      std::string all = args.Get("", "MM_FUSIONAUTH_HMAC_SECRETS", "");
+      secret = all.substr(0, all.find(','));
+      if (size_t colon = secret.find(':'); colon != std::string::npos && colon > 0) {
+        if (kid.empty()) kid = secret.substr(0, colon);
+        secret = secret.substr(colon + 1);
+      }
+    }
+    if (secret.empty()) {
+      std::cerr << "membershipctl: no signing key (--secret, MM_FUSIONAUTH_SECRET or --private-key FILE)\n";
+      return std::nullopt;
+    }
+    key = jwt::SigningKey::Hmac(*alg, kid, secret);
+  }
+  if (!key.ok()) {
+    std::cerr << "membershipctl: " << key.status().message() << "\n";
+    return std::nullopt;
+  }
+  absl::StatusOr<std::string> token = jwt::SignCompactJws(*key, adapters::FusionAuthSignaturePayload(body));
+  if (!token.ok()) {
+    std::cerr << "membershipctl: " << token.status().message() << "\n";
+    return std::nullopt;
+  }
+  return SignedDelivery{"/webhooks/fusionauth", {{std::string(adapters::FusionAuthAdapter::kSignatureHeader), *token}}};
+}
+
 int SendWebhook(const Args& args) {
   if (args.Has("help") || args.positional.size() != 1) {
-    std::cout << "usage: membershipctl send-webhook FILE [--secret S] [--timestamp UNIX_SECONDS]\n"
-                 "  Signs FILE's bytes as Huudis does (Huudis-Signature: t=...,v1=HMAC-SHA256)\n"
-                 "  and POSTs them to <http>/webhooks/huudis. The secret comes from --secret or\n"
-                 "  MM_HUUDIS_SECRET (the first of MM_HUUDIS_SECRETS also works).\n"
-                 "  Exit 0 on a 2xx answer, 1 otherwise.\n\n"
+    std::cout << "usage: membershipctl send-webhook FILE [--provider huudis|fusionauth] [signing flags]\n"
+                 "  Signs FILE's bytes as the provider does and POSTs them to its webhook path.\n"
+                 "  Exit 0 on a 2xx answer, 1 otherwise.\n"
+                 "  huudis (default): Huudis-Signature: t=...,v1=HMAC-SHA256, to <http>/webhooks/huudis.\n"
+                 "    --secret S       or MM_HUUDIS_SECRET (the first of MM_HUUDIS_SECRETS also works)\n"
+                 "    --timestamp T    the signature time, unix seconds (default now)\n"
+                 "  fusionauth: X-FusionAuth-Signature-JWT, a JWT whose request_body_sha256 claim is\n"
+                 "  base64(SHA-256(body)), to <http>/webhooks/fusionauth.\n"
+                 "    --secret S       HMAC key, or MM_FUSIONAUTH_SECRET (the first of\n"
+                 "                     MM_FUSIONAUTH_HMAC_SECRETS also works, `kid:secret` included)\n"
+                 "    --private-key F  PEM private key (RSA, EC or Ed25519) instead of a secret\n"
+                 "    --alg A          HS256 (default with a secret) | HS384 | HS512 | RS256 (default\n"
+                 "                     with a key) | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 |\n"
+                 "                     ES384 | ES512 | EdDSA\n"
+                 "    --kid K          the key id put in the JWT header (or MM_FUSIONAUTH_KID)\n\n"
               << kCommonHelp;
     return args.Has("help") ? kOk : kUsage;
   }
@@ -193,25 +277,20 @@ int SendWebhook(const Args& args) {
   std::stringstream content;
   content << in.rdbuf();
   std::string body = content.str();
-  std::string secret = args.Get("secret", "MM_HUUDIS_SECRET", "");
-  if (secret.empty()) {
-    std::string all = args.Get("", "MM_HUUDIS_SECRETS", "");
-    secret = all.substr(0, all.find(','));
-  }
-  if (secret.empty()) {
-    std::cerr << "membershipctl: no signing secret (--secret or MM_HUUDIS_SECRET)\n";
+  std::string provider = args.Get("provider", "", "huudis");
+  std::optional<SignedDelivery> delivery;
+  if (provider == "huudis") {
+    delivery = SignAsHuudis(args, body);
+  } else if (provider == "fusionauth") {
+    delivery = SignAsFusionAuth(args, body);
+  } else {
+    std::cerr << "membershipctl: --provider must be huudis or fusionauth\n";
     return kUsage;
   }
-  int64_t t = args.Has("timestamp")
-                  ? std::stoll(args.flags.at("timestamp"))
-                  : std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch()).count();
-  std::string url = args.Get("http", "MM_HTTP_URL", "http://127.0.0.1:8080") + "/webhooks/huudis";
-  auto reply = client::HttpRequest(
-      "POST", url,
-      {{"Content-Type", "application/json"},
-       {"Huudis-Signature", adapters::MakeHuudisSignatureHeader(secret, t, body)}},
-      body, HttpOptions(args));
+  if (!delivery) return kUsage;
+  delivery->headers.emplace_back("Content-Type", "application/json");
+  std::string url = args.Get("http", "MM_HTTP_URL", "http://127.0.0.1:8080") + delivery->path;
+  auto reply = client::HttpRequest("POST", url, delivery->headers, body, HttpOptions(args));
   if (!reply.ok()) {
     std::cerr << "membershipctl: " << reply.status().message() << "\n";
     return kFailed;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "adapters/fusionauth_fields.h"
 #include "adapters/json_fields.h"
 #include "domain/event_checks.h"
 
@@ -19,16 +20,9 @@ std::optional<std::string> DecodeUser(const json& item, std::string& id, domain:
   if (!active) return "user.active missing";
   out.user_id = id;
   out.disabled = !*active;
-  out.email = OptionalString(item, "email");
-  if (out.email && out.email->size() > domain::kMaxEmailBytes) out.email.reset();
-  std::optional<std::string> name = OptionalString(item, "fullName");
-  if (!name) {
-    std::string first = OptionalString(item, "firstName").value_or("");
-    std::string last = OptionalString(item, "lastName").value_or("");
-    std::string joined = first.empty() || last.empty() ? first + last : first + " " + last;
-    if (!joined.empty()) name = joined;
-  }
-  if (name) out.name = domain::TruncateUtf8(*name, domain::kMaxNameBytes);
+  FusionAuthProfile profile = ReadFusionAuthProfile(item);
+  out.email = std::move(profile.email);
+  out.name = std::move(profile.name);
   out.changed_at = ReadEpochTime(item, "", "lastUpdateInstant", EpochUnit::kMillis).value;
   return std::nullopt;
 }

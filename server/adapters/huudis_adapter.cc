@@ -264,14 +264,9 @@ absl::StatusOr<ProviderEvent> HuudisAdapter::Decode(const HeaderLookup& headers,
                                                     TimePoint now) const {
   if (absl::Status status = VerifySignature(headers, raw_body, now); !status.ok()) return status;
 
-  json envelope;
-  try {
-    envelope = json::parse(raw_body.begin(), raw_body.end());
-  } catch (const json::exception&) {
-    // parse_error, and out_of_range for numbers beyond double: both mean "not usable JSON".
-    return absl::InvalidArgumentError("body is not JSON");
-  }
-  if (!envelope.is_object()) return absl::InvalidArgumentError("body is not a JSON object");
+  absl::StatusOr<json> parsed = ParseJsonObjectBody(raw_body);
+  if (!parsed.ok()) return parsed.status();
+  const json& envelope = *parsed;
 
   ProviderEvent event;
   if (auto problem = ReadRequiredString(envelope, "envelope ", "id", kMaxIdBytes, event.event_id)) {

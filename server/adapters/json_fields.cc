@@ -6,6 +6,18 @@
 
 namespace mm::adapters {
 
+absl::StatusOr<nlohmann::json> ParseJsonObjectBody(std::string_view raw_body) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(raw_body.begin(), raw_body.end());
+  } catch (const nlohmann::json::exception&) {
+    // parse_error, and out_of_range for numbers beyond double: both mean "not usable JSON".
+    return absl::InvalidArgumentError("body is not JSON");
+  }
+  if (!doc.is_object()) return absl::InvalidArgumentError("body is not a JSON object");
+  return doc;
+}
+
 using nlohmann::json;
 
 std::optional<std::string> ReadRequiredString(const json& object, std::string_view label, std::string_view key,

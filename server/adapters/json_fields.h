@@ -11,9 +11,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/status/statusor.h"
 #include "common/time.h"
 
 namespace mm::adapters {
+
+// A webhook body that must be a JSON object: INVALID_ARGUMENT "body is not JSON" (including
+// numbers beyond a double) or "body is not a JSON object" otherwise.
+absl::StatusOr<nlohmann::json> ParseJsonObjectBody(std::string_view raw_body);
 
 // Reads a string that must be present, non-empty, at most `max_bytes` long and free of NUL.
 // Returns what is wrong with it ("<label><key> missing", "... is empty", ...), or nullopt

@@ -90,6 +90,22 @@ Apply List(std::vector<std::string> Settings::*field) {
   };
 }
 
+// A file of secrets, comma- or newline-separated, added to those given directly.
+Apply SecretsFile(std::vector<std::string> Settings::*field) {
+  return [field](const std::string& v, Settings& s) -> absl::Status {
+    std::ifstream in(v);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", v));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string all = text.str();
+    for (char& c : all) {
+      if (c == '\n') c = ',';
+    }
+    for (std::string& secret : SplitCommaList(all)) (s.*field).push_back(std::move(secret));
+    return absl::OkStatus();
+  };
+}
+
 absl::StatusOr<bool> ParseBool(const std::string& v) {
   if (v == "1" || v == "true") return true;
   if (v == "0" || v == "false") return false;
@@ -155,24 +171,9 @@ const std::vector<Spec>& Specs() {
       {"huudis-secrets", "MM_HUUDIS_SECRETS", "(none)",
        "comma-separated Huudis signing secrets (whsec_...); any may match (rotation). Prefer "
        "the environment or --huudis-secrets-file: flags show up in process listings",
-       [](const std::string& v, Settings& s) {
-         s.huudis_secrets = SplitCommaList(v);
-         return absl::OkStatus();
-       }},
+       List(&Settings::huudis_secrets)},
       {"huudis-secrets-file", "MM_HUUDIS_SECRETS_FILE", "(none)",
-       "file holding Huudis signing secrets, comma- or newline-separated",
-       [](const std::string& v, Settings& s) -> absl::Status {
-         std::ifstream in(v);
-         if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", v));
-         std::stringstream text;
-         text << in.rdbuf();
-         std::string all = text.str();
-         for (char& c : all) {
-           if (c == '\n') c = ',';
-         }
-         for (std::string& secret : SplitCommaList(all)) s.huudis_secrets.push_back(std::move(secret));
-         return absl::OkStatus();
-       }},
+       "file holding Huudis signing secrets, comma- or newline-separated", SecretsFile(&Settings::huudis_secrets)},
       {"callers-file", "MM_CALLERS_FILE", "(none)",
        "JSON list of API callers: [{\"name\",\"token_sha256\",\"scopes\":[...]}]",
        [](const std::string& v, Settings& s) { s.callers_file = v; return absl::OkStatus(); }},
@@ -308,8 +309,42 @@ const std::vector<Spec>& Specs() {
        BaseUrl(&Settings::fusionauth_api_url)},
       {"fusionauth-api-key-file", "MM_FUSIONAUTH_API_KEY_FILE", "(none)",
        "file holding the FusionAuth API key (required with the URL)", Text(&Settings::fusionauth_api_key_file)},
-      {"fusionauth-tenants", "MM_FUSIONAUTH_TENANTS", "(none: one sweep, no tenant header)",
-       "comma-separated FusionAuth tenant ids; the sweep runs per tenant", List(&Settings::fusionauth_tenants)},
+      {"fusionauth-tenants", "MM_FUSIONAUTH_TENANTS", "(none: every tenant; one sweep, no tenant header)",
+       "comma-separated FusionAuth tenant ids: webhooks of other tenants are stored and ignored, and the "
+       "sweep runs per tenant",
+       List(&Settings::fusionauth_tenants)},
+      {"fusionauth-hmac-secrets", "MM_FUSIONAUTH_HMAC_SECRETS", "(none)",
+       "comma-separated FusionAuth webhook HMAC keys (HS256/384/512), each `secret` or `kid:secret`; a kid "
+       "picks its secret, else every plain secret is tried (rotation). Prefer the environment or the file",
+       List(&Settings::fusionauth_hmac_secrets)},
+      {"fusionauth-hmac-secrets-file", "MM_FUSIONAUTH_HMAC_SECRETS_FILE", "(none)",
+       "file holding FusionAuth HMAC keys, comma- or newline-separated", SecretsFile(&Settings::fusionauth_hmac_secrets)},
+      {"fusionauth-public-keys-file", "MM_FUSIONAUTH_PUBLIC_KEYS_FILE", "(none)",
+       "FusionAuth webhook public keys (RS/PS/ES/EdDSA) by kid: a JWKS document (/.well-known/jwks.json) or "
+       "the answer of /api/jwt/public-key ({\"publicKeys\": {kid: PEM}})",
+       Text(&Settings::fusionauth_public_keys_file)},
+      {"fusionauth-memberships", "MM_FUSIONAUTH_MEMBERSHIPS", "registrations,groups",
+       "which FusionAuth relations are memberships: registrations (of applications), groups, or both",
+       [](const std::string& v, Settings& s) -> absl::Status {
+         s.fusionauth_registrations = s.fusionauth_groups = false;
+         for (const std::string& kind : SplitCommaList(v)) {
+           if (kind == "registrations") {
+             s.fusionauth_registrations = true;
+           } else if (kind == "groups") {
+             s.fusionauth_groups = true;
+           } else {
+             return absl::InvalidArgumentError("must be registrations, groups or registrations,groups");
+           }
+         }
+         return absl::OkStatus();
+       }},
+      {"fusionauth-allow-unsigned", "MM_FUSIONAUTH_ALLOW_UNSIGNED", "0",
+       "1: accept unsigned FusionAuth webhooks (FusionAuth before 1.48) that carry the HTTP Basic "
+       "credentials of MM_FUSIONAUTH_BASIC_AUTH_FILE",
+       Bool(&Settings::fusionauth_allow_unsigned)},
+      {"fusionauth-basic-auth-file", "MM_FUSIONAUTH_BASIC_AUTH_FILE", "(none)",
+       "file holding `user:password`, the webhook's HTTP Basic credentials (with MM_FUSIONAUTH_ALLOW_UNSIGNED)",
+       Text(&Settings::fusionauth_basic_auth_file)},
       {"fusionauth-recheck-seconds", "MM_FUSIONAUTH_RECHECK_SECONDS", "5",
        "delay before re-reading a user after the mirror applied a FusionAuth deactivate or reactivate",
        Seconds(1, 3600, &Settings::fusionauth_recheck)},
@@ -387,7 +422,9 @@ std::string OpenSslReason() {
   return reason;
 }
 
-absl::StatusOr<std::string> ReadTlsFile(const std::string& path, const std::string& name) {
+}  // namespace
+
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path, const std::string& name) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::InvalidArgumentError(
@@ -397,6 +434,8 @@ absl::StatusOr<std::string> ReadTlsFile(const std::string& path, const std::stri
   text << in.rdbuf();
   return text.str();
 }
+
+namespace {
 
 // Every certificate of a PEM bundle; an error if there is none or one does not parse.
 absl::StatusOr<std::vector<Cert>> ParseCertificates(const std::string& pem, const std::string& path,
@@ -422,12 +461,12 @@ absl::StatusOr<TlsPem> LoadTls(const TlsFiles& files, const TlsNames& names) {
   if (absl::Status s = CheckTlsPairing(files, names); !s.ok()) return s;
   TlsPem out;
   if (!files.enabled()) return out;
-  auto cert_chain = ReadTlsFile(files.cert_file, names.cert);
+  auto cert_chain = ReadSettingFile(files.cert_file, names.cert);
   if (!cert_chain.ok()) return cert_chain.status();
   auto certs = ParseCertificates(*cert_chain, files.cert_file, names.cert);
   if (!certs.ok()) return certs.status();
 
-  auto private_key = ReadTlsFile(files.key_file, names.key);
+  auto private_key = ReadSettingFile(files.key_file, names.key);
   if (!private_key.ok()) return private_key.status();
   Bio key_bio = MemoryBio(*private_key);
   // No passphrase prompt: an encrypted key is refused rather than waiting on a terminal.
@@ -449,7 +488,7 @@ absl::StatusOr<TlsPem> LoadTls(const TlsFiles& files, const TlsNames& names) {
   out.private_key = std::move(*private_key);
 
   if (!files.client_ca_file.empty()) {
-    auto client_ca = ReadTlsFile(files.client_ca_file, names.client_ca);
+    auto client_ca = ReadSettingFile(files.client_ca_file, names.client_ca);
     if (!client_ca.ok()) return client_ca.status();
     if (auto cas = ParseCertificates(*client_ca, files.client_ca_file, names.client_ca); !cas.ok()) {
       return cas.status();
@@ -529,6 +568,11 @@ absl::Status ValidateForServe(const Settings& s) {
     return absl::InvalidArgumentError(
         "no callers: set MM_CALLERS_FILE (--callers-file), or MM_INSECURE_NO_AUTH=1 for "
         "development only");
+  }
+  if (s.fusionauth_allow_unsigned && s.fusionauth_basic_auth_file.empty()) {
+    return absl::InvalidArgumentError(
+        "MM_FUSIONAUTH_ALLOW_UNSIGNED=1 needs MM_FUSIONAUTH_BASIC_AUTH_FILE: unsigned webhooks are accepted only "
+        "with its credentials");
   }
   if (absl::Status tls = CheckTlsPairing(s.grpc_tls, NamesFor("GRPC")); !tls.ok()) return tls;
   if (absl::Status tls = CheckTlsPairing(s.http_tls, NamesFor("HTTP")); !tls.ok()) return tls;

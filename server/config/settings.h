@@ -79,6 +79,13 @@ struct Settings {
   std::string fusionauth_api_url;
   std::string fusionauth_api_key_file;
   std::vector<std::string> fusionauth_tenants;
+  // FusionAuth webhooks (docs/design.md "FusionAuth webhooks").
+  std::vector<std::string> fusionauth_hmac_secrets;  // `secret` or `kid:secret`
+  std::string fusionauth_public_keys_file;
+  bool fusionauth_registrations = true;
+  bool fusionauth_groups = true;
+  bool fusionauth_allow_unsigned = false;
+  std::string fusionauth_basic_auth_file;
   std::chrono::seconds fusionauth_recheck{5};
   std::string source_ca_file;
   std::chrono::milliseconds source_connect_timeout{5000};
@@ -105,6 +112,9 @@ std::string SettingsHelp();
 // Checks that need the whole set (e.g. serve needs a database URL, a TLS certificate needs
 // its key, a pull source's URL needs its credential file). Reads no file.
 absl::Status ValidateForServe(const Settings& settings);
+
+// The contents of the file a setting names; INVALID_ARGUMENT "invalid <name>: cannot read <path>: <why>".
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path, const std::string& name);
 
 // Reads and checks the TLS files of the gRPC or the HTTP port, so that a bad file is an error
 // at start, not at the first connection: INVALID_ARGUMENT naming the setting (e.g.

@@ -18,6 +18,7 @@
 
 #include "absl/synchronization/mutex.h"
 
+#include "adapters/fusionauth_adapter.h"
 #include "adapters/huudis_adapter.h"
 #include "api/admin_service.h"
 #include "api/change_service.h"
@@ -30,6 +31,7 @@
 #include "cache/user_state_cache.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
+#include "config/fusionauth_keys.h"
 #include "config/settings.h"
 #include "ingest/event_writer.h"
 #include "ingress/http_server.h"
@@ -167,6 +169,20 @@ int Serve(const std::vector<std::string>& args) {
     log::Warn("no Huudis signing secret configured (MM_HUUDIS_SECRETS): every Huudis webhook "
               "will be refused with 401");
   }
+  absl::StatusOr<config::FusionAuthWebhookCredentials> fusionauth_credentials =
+      config::LoadFusionAuthWebhookCredentials(settings);
+  if (!fusionauth_credentials.ok()) {
+    std::cerr << "membership-mirror serve: " << fusionauth_credentials.status().message() << "\n";
+    return 2;
+  }
+  if (fusionauth_credentials->keys.empty() && !settings.fusionauth_allow_unsigned) {
+    log::Warn("no FusionAuth webhook key configured (MM_FUSIONAUTH_HMAC_SECRETS, MM_FUSIONAUTH_PUBLIC_KEYS_FILE): "
+              "every FusionAuth webhook will be refused with 401");
+  }
+  if (settings.fusionauth_allow_unsigned) {
+    log::Warn("MM_FUSIONAUTH_ALLOW_UNSIGNED=1: unsigned FusionAuth webhooks are accepted with the HTTP Basic "
+              "credentials of MM_FUSIONAUTH_BASIC_AUTH_FILE; use signed webhooks (FusionAuth 1.48+) where you can");
+  }
 
   // Signals are taken by sigwait in this thread only; block them before any thread starts.
   sigset_t signals;
@@ -183,6 +199,12 @@ int Serve(const std::vector<std::string>& args) {
   metrics::Metrics metrics;
   adapters::HuudisAdapter huudis({.secrets = settings.huudis_secrets,
                                   .tolerance = settings.huudis_tolerance});
+  adapters::FusionAuthAdapter fusionauth({.keys = std::move(fusionauth_credentials->keys),
+                                          .tenants = settings.fusionauth_tenants,
+                                          .registrations = settings.fusionauth_registrations,
+                                          .groups = settings.fusionauth_groups,
+                                          .allow_unsigned = settings.fusionauth_allow_unsigned,
+                                          .basic_auth = std::move(fusionauth_credentials->basic_auth)});
 
   store::PgEventStore event_store(settings.database_url);
   ingest::EventWriter writer(
@@ -260,7 +282,7 @@ int Serve(const std::vector<std::string>& args) {
        .tls = {.cert_chain_pem = http_tls->cert_chain,
                .private_key_pem = http_tls->private_key,
                .client_ca_pem = http_tls->client_ca}},
-      ingress::MakeRouter({.webhook_adapters = {{"huudis", &huudis}},
+      ingress::MakeRouter({.webhook_adapters = {{"huudis", &huudis}, {"fusionauth", &fusionauth}},
                            .writer = &writer,
                            .metrics = &metrics,
                            .readiness = [&readiness] { return readiness.Evaluate(); },

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/adapter_test_support.h"
 #include "adapters/huudis_signature.h"
 
 namespace mm::adapters {
@@ -26,40 +27,14 @@ using domain::EventKind;
 using domain::NormalizedEvent;
 using domain::ProviderEvent;
 using nlohmann::json;
+using testing::ExpectSameEvent;
+using testing::Headers;
+using testing::ReadFixture;
+using testing::Utc;
 
 constexpr char kSecret[] = "whsec_adapter_test_secret_0000000";
 constexpr int64_t kNowSeconds = 1780000000;  // 2026-05-28T20:26:40Z
 const TimePoint kNow = FromUnixSeconds(kNowSeconds) + std::chrono::milliseconds{250};
-
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(MM_FIXTURES_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << "fixture missing: " << name;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Fixture times written out by hand, independently of ParseRfc3339.
-TimePoint Utc(int y, unsigned mo, unsigned d, int h, int mi, int s, int ms) {
-  using namespace std::chrono;
-  return sys_days{year{y} / month{mo} / day{d}} + hours{h} + minutes{mi} + seconds{s} +
-         milliseconds{ms};
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  });
-}
-
-// Case-insensitive, as the ingress's lookup is.
-HeaderLookup Headers(std::map<std::string, std::string> values) {
-  return [values = std::move(values)](std::string_view name) -> std::optional<std::string_view> {
-    for (const auto& [key, value] : values) {
-      if (EqualsIgnoreCase(key, name)) return std::string_view(value);
-    }
-    return std::nullopt;
-  };
-}
 
 HeaderLookup SignedHeaders(std::string_view body) {
   return Headers({{"Huudis-Signature", MakeHuudisSignatureHeader(kSecret, kNowSeconds, body)}});
@@ -83,20 +58,6 @@ class HuudisAdapterTest : public ::testing::Test {
 
   HuudisAdapter adapter_{HuudisAdapterOptions{.secrets = {kSecret}}};
 };
-
-void ExpectSameEvent(const NormalizedEvent& actual, const NormalizedEvent& expected) {
-  EXPECT_EQ(domain::EventKindName(actual.kind), domain::EventKindName(expected.kind));
-  EXPECT_EQ(actual.user_id, expected.user_id);
-  EXPECT_EQ(actual.account_id, expected.account_id);
-  EXPECT_EQ(FormatRfc3339(actual.fact_time), FormatRfc3339(expected.fact_time));
-  EXPECT_EQ(actual.email, expected.email);
-  EXPECT_EQ(actual.name, expected.name);
-  EXPECT_EQ(actual.account_name, expected.account_name);
-  EXPECT_EQ(actual.role, expected.role);
-  EXPECT_EQ(actual.reason, expected.reason);
-  EXPECT_EQ(actual.actor, expected.actor);
-  EXPECT_EQ(actual.added_via, expected.added_via);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Every huudis.*.v1.json webhook fixture, every field.

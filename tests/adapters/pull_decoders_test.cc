@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/adapter_test_support.h"
 #include "adapters/fusionauth_pull.h"
 #include "adapters/huudis_pull.h"
 #include "adapters/monocloud_pull.h"
@@ -20,21 +21,16 @@ namespace {
 
 using domain::EventKind;
 using nlohmann::json;
+using testing::ReadFixture;
 
 const TimePoint kNow = *ParseRfc3339("2026-06-10T12:00:00Z");
-
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(MM_FIXTURES_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << name;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 TimePoint T(const char* text) { return *ParseRfc3339(text); }
 
 // ---- Huudis audit log ----
 
 TEST(HuudisAuditPageTest, DecodesTheFixtureIntoTheWebhooksEvents) {
-  auto page = DecodeHuudisAuditPage(Fixture("huudis.audit-log.page.json"), "acc_01KHNBH9JCVBRBAVHNB1HYYFDX", kNow);
+  auto page = DecodeHuudisAuditPage(ReadFixture("huudis.audit-log.page.json"), "acc_01KHNBH9JCVBRBAVHNB1HYYFDX", kNow);
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(page->next_cursor, "aud_01KS327YAK82YH18K45KKH1ER8");
   ASSERT_EQ(page->entries.size(), 4u);
@@ -160,7 +156,7 @@ TEST(HuudisAuditPageTest, UnusableEntriesAreSkippedOrDeadLettered) {
 TEST(HuudisPageShapeTest, WhatMakesAListingIncomplete) {
   EXPECT_FALSE(DecodeHuudisAuditPage("not json", "acc", kNow).ok());
   EXPECT_FALSE(DecodeHuudisAuditPage("[]", "acc", kNow).ok());
-  EXPECT_FALSE(DecodeHuudisAuditPage(Fixture("huudis.api-error.json"), "acc", kNow).ok());
+  EXPECT_FALSE(DecodeHuudisAuditPage(ReadFixture("huudis.api-error.json"), "acc", kNow).ok());
   // "more" without a way to get it.
   EXPECT_FALSE(DecodeHuudisAuditPage(Page(json::array(), {{"cursor", nullptr}, {"hasMore", true}}), "acc", kNow).ok());
   // hasMore false ends the listing even if a cursor is named.
@@ -175,7 +171,7 @@ TEST(HuudisPageShapeTest, WhatMakesAListingIncomplete) {
 // ---- Huudis lists ----
 
 TEST(HuudisListsTest, DecodesTheMembersAndEndUsersFixtures) {
-  auto members = DecodeHuudisMembersPage(Fixture("huudis.iam-users.page.json"));
+  auto members = DecodeHuudisMembersPage(ReadFixture("huudis.iam-users.page.json"));
   ASSERT_TRUE(members.ok()) << members.status();
   EXPECT_FALSE(members->next_cursor.has_value());
   ASSERT_EQ(members->members.size(), 2u);
@@ -186,7 +182,7 @@ TEST(HuudisListsTest, DecodesTheMembersAndEndUsersFixtures) {
   EXPECT_EQ(members->members[1].joined_at, T("2026-05-20T16:07:03.251Z"));
   EXPECT_EQ(members->members[1].email, "dana.okafor@example.net");
 
-  auto users = DecodeHuudisEndUsersPage(Fixture("huudis.end-users.page.json"));
+  auto users = DecodeHuudisEndUsersPage(ReadFixture("huudis.end-users.page.json"));
   ASSERT_TRUE(users.ok()) << users.status();
   ASSERT_EQ(users->users.size(), 1u);
   EXPECT_EQ(users->users[0].user_id, "usr_01KS325EWE6RW751J81QV16TCW");
@@ -209,7 +205,7 @@ TEST(HuudisListsTest, AnItemWithoutARoleOrFlagIsListedButNotUsed) {
 // ---- MonoCloud ----
 
 TEST(MonoCloudUsersPageTest, DecodesTheFixtureAndThePagingHeader) {
-  std::string body = "[" + Fixture("monocloud.user.json") + "," + Fixture("monocloud.user.disabled.json") + "]";
+  std::string body = "[" + ReadFixture("monocloud.user.json") + "," + ReadFixture("monocloud.user.disabled.json") + "]";
   auto page = DecodeMonoCloudUsersPage(
       body, R"({"page_size":2,"current_page":1,"total_count":3,"has_previous":false,"has_next":true})", 2);
   ASSERT_TRUE(page.ok()) << page.status();
@@ -243,7 +239,7 @@ TEST(MonoCloudUsersPageTest, NameAndEmailFallBackAndBadItemsAreHandled) {
   EXPECT_FALSE(page->users.at(0).changed_at.has_value());
   EXPECT_FALSE(DecodeMonoCloudUsersPage(R"([{"id":"u1","disabled":false}])", std::nullopt, 10).ok())
       << "the id field is user_id";
-  EXPECT_FALSE(DecodeMonoCloudUsersPage(Fixture("monocloud.problem.404.json"), std::nullopt, 10).ok());
+  EXPECT_FALSE(DecodeMonoCloudUsersPage(ReadFixture("monocloud.problem.404.json"), std::nullopt, 10).ok());
   auto no_flag = DecodeMonoCloudUsersPage(R"([{"user_id":"u1"}])", std::nullopt, 10);
   ASSERT_TRUE(no_flag.ok());
   EXPECT_EQ(no_flag->unusable, std::vector<std::string>{"u1"});
@@ -252,8 +248,8 @@ TEST(MonoCloudUsersPageTest, NameAndEmailFallBackAndBadItemsAreHandled) {
 // ---- FusionAuth ----
 
 TEST(FusionAuthDecodersTest, SearchAnswerAndUserAnswer) {
-  json deactivated = json::parse(Fixture("fusionauth.user.deactivate.json"))["event"]["user"];
-  json created = json::parse(Fixture("fusionauth.user.create.json"))["event"]["user"];
+  json deactivated = json::parse(ReadFixture("fusionauth.user.deactivate.json"))["event"]["user"];
+  json created = json::parse(ReadFixture("fusionauth.user.create.json"))["event"]["user"];
   auto page = DecodeFusionAuthSearchPage(
       json{{"total", 2}, {"users", json::array({deactivated, created})}, {"nextResults", "tok"}}.dump());
   ASSERT_TRUE(page.ok()) << page.status();

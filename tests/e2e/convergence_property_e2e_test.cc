@@ -1,7 +1,9 @@
-// Convergence property, end to end: a random history of thousands of signed Huudis webhooks over
-// many users and workspaces, delivered shuffled and duplicated by several concurrent senders to
-// the real service, must end in exactly the state that applying the history in order gives
-// (users, accounts, memberships with tombstones, seat counts, and IsUserActive answers).
+// Convergence property, end to end: a random history of thousands of signed webhooks — Huudis
+// and FusionAuth mixed, over the same users: disables and enables from both, Huudis workspace
+// members, FusionAuth registrations and whole group member lists — delivered shuffled and
+// duplicated by several concurrent senders to the real service, must end in exactly the state
+// that applying the history in order gives (users, accounts, memberships with tombstones, seat
+// counts, and IsUserActive answers).
 
 #include <algorithm>
 #include <atomic>
@@ -12,11 +14,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/fusionauth_adapter.h"
 #include "adapters/huudis_adapter.h"
 #include "domain/convergence.h"
 #include "domain/records_json.h"
 #include "domain/seats.h"
 #include "e2e_helpers.h"
+#include "jwt/jws.h"
 #include "service_process.h"
 #include "test_database.h"
 
@@ -26,9 +30,64 @@ namespace {
 namespace v1 = membership::v1;
 using nlohmann::json;
 
+constexpr char kFusionAuthSecret[] = "fusionauth-property-hmac-secret";
+
 struct History {
   std::vector<std::string> bodies;
+  std::vector<bool> fusionauth;  // per body: a FusionAuth delivery, else Huudis
 };
+
+// One FusionAuth event about `user` at `at`: a deactivate or reactivate, a registration created,
+// updated or deleted, a group member added or removed, or a group's whole member list.
+json FusionAuthEvent(std::mt19937& rng, const std::string& id, const std::string& user, int users, TimePoint at) {
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  const int64_t ms = ToUnixMicros(at) / 1000;
+  json e{{"id", id}, {"createInstant", ms}, {"tenantId", "29b8006d-fbbc-45b7-86e8-90d91b0e7131"}};
+  const std::string app = "app_p" + std::to_string(pick(3));
+  const json group{{"id", "grp_p" + std::to_string(pick(4))}, {"name", "Group " + id}};
+  auto roles = [&] {
+    json r = json::array();
+    for (const char* role : {"viewer", "admin", "member"}) {
+      if (pick(2) == 0) r.push_back(role);
+    }
+    return r;
+  };
+  switch (pick(7)) {
+    case 0:
+      e["type"] = "user.deactivate";
+      e["user"] = {{"id", user}, {"active", false}, {"email", user + "@fa.example.net"}};
+      break;
+    case 1:
+      e["type"] = "user.reactivate";
+      e["user"] = {{"id", user}, {"active", true}, {"email", user + "@fa.example.net"}};
+      break;
+    case 2:
+      e["type"] = pick(2) == 0 ? "user.registration.create" : "user.registration.update";
+      e["applicationId"] = app;
+      e["registration"] = {{"applicationId", app}, {"roles", roles()}};
+      e["user"] = {{"id", user}, {"active", true}};
+      break;
+    case 3:
+      e["type"] = "user.registration.delete";
+      e["applicationId"] = app;
+      e["registration"] = {{"applicationId", app}, {"roles", roles()}};
+      e["user"] = {{"id", user}, {"active", true}};
+      break;
+    case 4:
+      e["type"] = pick(2) == 0 ? "group.member.add" : "group.member.remove";
+      e["group"] = group;
+      e["members"] = json::array({{{"userId", user}}});
+      break;
+    default: {
+      e["type"] = pick(2) == 0 ? "group.member.update" : "group.member.update.complete";
+      e["group"] = group;
+      e["members"] = json::array();
+      for (int n = pick(4); n > 0; --n) e["members"].push_back({{"userId", "usr_p" + std::to_string(pick(users))}});
+      break;
+    }
+  }
+  return {{"event", e}};
+}
 
 // Fact times come from a small set of minutes so that ties (broken by event id) are common.
 std::string FactTime(std::mt19937& rng) {
@@ -48,6 +107,14 @@ History MakeHistory(uint32_t seed, int events, int users, int accounts) {
     std::string user = "usr_p" + std::to_string(pick(users));
     std::string account = "acc_p" + std::to_string(pick(accounts));
     std::string at = FactTime(rng);
+    if (pick(3) == 0) {  // a third from FusionAuth
+      h.bodies.push_back(
+          FusionAuthEvent(rng, "fa_p" + std::to_string(seed) + "_" + std::to_string(i), user, users, *ParseRfc3339(at))
+              .dump());
+      h.fusionauth.push_back(true);
+      continue;
+    }
+    h.fusionauth.push_back(false);
     json e{{"id", "evt_p" + std::to_string(seed) + "_" + std::to_string(i)}, {"createdAt", at}};
     switch (pick(7)) {
       case 0:
@@ -133,22 +200,44 @@ TEST(ConvergencePropertyE2ETest, ShuffledDuplicatedConcurrentDeliveryConvergesTo
   const uint32_t seed = 20261122;
   History history = MakeHistory(seed, kEvents, kUsers, kAccounts);
 
-  // Reference: the same bytes through the same adapter, applied in fact-time order.
-  adapters::HuudisAdapter adapter({.secrets = {kSecret}});
+  // Reference: the same bytes through the same adapters, applied in fact-time order.
+  adapters::HuudisAdapter huudis({.secrets = {kSecret}});
+  jwt::KeySet fusionauth_keys;
+  ASSERT_TRUE(fusionauth_keys.AddHmacSecretEntry(kFusionAuthSecret).ok());
+  adapters::FusionAuthAdapter fusionauth({.keys = fusionauth_keys});
+  const absl::StatusOr<jwt::SigningKey> fusionauth_key =
+      jwt::SigningKey::Hmac(jwt::Algorithm::kHS256, "property-kid", kFusionAuthSecret);
+  ASSERT_TRUE(fusionauth_key.ok());
+  // The signature header of each body, as its provider sends it.
+  std::vector<std::pair<std::string, std::string>> signatures;
   std::vector<domain::ProviderEvent> decoded;
-  for (const std::string& body : history.bodies) {
+  int member_lists = 0;
+  for (size_t i = 0; i < history.bodies.size(); ++i) {
+    const std::string& body = history.bodies[i];
     int64_t t = NowSeconds();
-    std::string header = adapters::MakeHuudisSignatureHeader(kSecret, t, body);
+    if (history.fusionauth[i]) {
+      absl::StatusOr<std::string> token =
+          jwt::SignCompactJws(*fusionauth_key, adapters::FusionAuthSignaturePayload(body));
+      ASSERT_TRUE(token.ok());
+      signatures.emplace_back(adapters::FusionAuthAdapter::kSignatureHeader, *token);
+    } else {
+      signatures.emplace_back("Huudis-Signature", adapters::MakeHuudisSignatureHeader(kSecret, t, body));
+    }
+    const adapters::WebhookAdapter& adapter = history.fusionauth[i] ? static_cast<const adapters::WebhookAdapter&>(fusionauth) : huudis;
     auto event = adapter.Decode(
         [&](std::string_view name) -> std::optional<std::string_view> {
-          if (name == "Huudis-Signature") return header;
+          if (name == signatures.back().first) return signatures.back().second;
           return std::nullopt;
         },
         body, FromUnixSeconds(t));
     ASSERT_TRUE(event.ok()) << event.status();
-    ASSERT_EQ(event->events.size(), 1u);
+    ASSERT_FALSE(event->dead_letter_reason.has_value()) << *event->dead_letter_reason;
+    ASSERT_FALSE(event->ignored);
+    ASSERT_FALSE(event->events.empty());
+    member_lists += event->events.back().kind == domain::EventKind::kMembersReplaced;
     decoded.push_back(std::move(*event));
   }
+  ASSERT_GT(member_lists, 50) << "the history must exercise whole member lists";
   std::vector<const domain::ProviderEvent*> in_order;
   for (const auto& e : decoded) in_order.push_back(&e);
   std::sort(in_order.begin(), in_order.end(), [](const auto* a, const auto* b) {
@@ -172,7 +261,7 @@ TEST(ConvergencePropertyE2ETest, ShuffledDuplicatedConcurrentDeliveryConvergesTo
   auto service = ServiceProcess::Start(
       {.binary = MM_SERVER_BINARY,
        .env = {{"MM_DATABASE_URL", db->url()}, {"MM_HUUDIS_SECRETS", kSecret},
-               {"MM_CALLERS_FILE", WriteCallersFile(dir)}}});
+               {"MM_FUSIONAUTH_HMAC_SECRETS", kFusionAuthSecret}, {"MM_CALLERS_FILE", WriteCallersFile(dir)}}});
 
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> max_sequence{0};
@@ -182,7 +271,12 @@ TEST(ConvergencePropertyE2ETest, ShuffledDuplicatedConcurrentDeliveryConvergesTo
   for (int s = 0; s < kSenders; ++s) {
     senders.emplace_back([&] {
       for (size_t k; (k = next.fetch_add(1)) < deliveries.size();) {
-        auto reply = PostSigned(service->http_url(), history.bodies[deliveries[k]]);
+        const size_t i = deliveries[k];
+        // Huudis signatures are re-made at send time (their timestamp must be fresh).
+        auto reply = history.fusionauth[i]
+                         ? client::HttpRequest("POST", service->http_url() + "/webhooks/fusionauth",
+                                               {{"Content-Type", "application/json"}, signatures[i]}, history.bodies[i])
+                         : PostSigned(service->http_url(), history.bodies[i]);
         if (!reply.ok() || reply->status != 200) {
           if (failures.fetch_add(1) < 5) {
             ADD_FAILURE() << (reply.ok() ? reply->body : std::string(reply.status().message()));
@@ -209,6 +303,9 @@ TEST(ConvergencePropertyE2ETest, ShuffledDuplicatedConcurrentDeliveryConvergesTo
   ASSERT_EQ(failures.load(), 0) << "service log:\n" << service->Log().substr(0, 20000);
   EXPECT_EQ(non_duplicates.load(), kEvents) << "exactly one non-duplicate answer per event";
 
+  for (const auto& row : db->Query("SELECT event_id, reason FROM dead_letters LIMIT 5")) {
+    ADD_FAILURE() << "dead letter " << row[0].c_str() << ": " << row[1].c_str();
+  }
   domain::StateSet actual = LoadState(*db);
   ExpectSameMap(actual.users, expected.users, "user");
   ExpectSameMap(actual.accounts, expected.accounts, "account");

@@ -111,6 +111,46 @@ inline void CheckStoredRoundTrip(domain::ProviderEvent event) {
   MM_FUZZ_CHECK(state == once);
 }
 
+// The WebhookAdapter::Decode contract (server/adapters/webhook_adapter.h) every adapter keeps:
+// an error is UNAUTHENTICATED or INVALID_ARGUMENT; an event is from `provider`, keeps the body
+// exactly, was received now and has an id and type within their limits. Returns the event, or
+// nullptr for an error.
+inline const domain::ProviderEvent* CheckDecodeContract(const absl::StatusOr<domain::ProviderEvent>& result,
+                                                        std::string_view body, domain::Provider provider) {
+  if (!result.ok()) {
+    const absl::StatusCode code = result.status().code();
+    MM_FUZZ_CHECK(code == absl::StatusCode::kUnauthenticated || code == absl::StatusCode::kInvalidArgument);
+    return nullptr;
+  }
+  MM_FUZZ_CHECK(result->provider == provider);
+  MM_FUZZ_CHECK(result->raw_body == body);
+  MM_FUZZ_CHECK(result->received_at == Now());
+  MM_FUZZ_CHECK(!result->event_id.empty() && result->event_id.size() <= domain::kMaxIdBytes);
+  MM_FUZZ_CHECK(!result->event_type.empty() && result->event_type.size() <= domain::kMaxEventTypeBytes);
+  return &*result;
+}
+
+// The mirror after applying `event` to an empty one.
+inline domain::StateSet AppliedToEmpty(const domain::ProviderEvent& event) {
+  domain::StateSet state;
+  domain::TouchedKeys changed;
+  domain::Decide(event, /*duplicate=*/false, state, changed);
+  return state;
+}
+
+// A replay: decoding the stored raw body of `decoded` again (with the same `headers`) gives the
+// same event and converges the mirror to the same state. Then the stored round trip.
+template <typename Adapter, typename Headers>
+void CheckReplayAndStoredRoundTrip(const Adapter& adapter, const Headers& headers, domain::ProviderEvent decoded) {
+  absl::StatusOr<domain::ProviderEvent> replayed = adapter.Decode(headers, decoded.raw_body, Now());
+  MM_FUZZ_CHECK(replayed.ok());
+  MM_FUZZ_CHECK(replayed->event_id == decoded.event_id && replayed->event_type == decoded.event_type);
+  MM_FUZZ_CHECK(replayed->fact_time == decoded.fact_time);
+  MM_FUZZ_CHECK(replayed->dead_letter_reason == decoded.dead_letter_reason);
+  MM_FUZZ_CHECK(AppliedToEmpty(*replayed) == AppliedToEmpty(decoded));
+  CheckStoredRoundTrip(std::move(decoded));
+}
+
 // A pull source's corrections, made into provider events as the sources make them
 // (server/sources/corrections.h) and stored, read back.
 inline void CheckCorrectionsStored(const std::vector<domain::Correction>& corrections, domain::Provider provider) {

@@ -27,17 +27,9 @@ using mm::fuzz::Now;
 constexpr char kSecret[] = "whsec_fuzz_secret_000000000000000";
 
 void CheckContract(const absl::StatusOr<mm::domain::ProviderEvent>& result, std::string_view body) {
-  if (!result.ok()) {
-    const absl::StatusCode code = result.status().code();
-    MM_FUZZ_CHECK(code == absl::StatusCode::kUnauthenticated || code == absl::StatusCode::kInvalidArgument);
-    return;
-  }
-  const mm::domain::ProviderEvent& event = *result;
-  MM_FUZZ_CHECK(event.provider == mm::domain::Provider::kHuudis);
-  MM_FUZZ_CHECK(event.raw_body == body);
-  MM_FUZZ_CHECK(event.received_at == Now());
-  MM_FUZZ_CHECK(!event.event_id.empty() && event.event_id.size() <= HuudisAdapter::kMaxIdBytes);
-  MM_FUZZ_CHECK(!event.event_type.empty());
+  const mm::domain::ProviderEvent* decoded = mm::fuzz::CheckDecodeContract(result, body, mm::domain::Provider::kHuudis);
+  if (decoded == nullptr) return;
+  const mm::domain::ProviderEvent& event = *decoded;
   // Exactly one of: applied (one event), ignored, dead-lettered.
   const int outcomes = (event.events.size() == 1) + event.ignored + event.dead_letter_reason.has_value();
   MM_FUZZ_CHECK(outcomes == 1 && event.events.size() <= 1);
@@ -46,14 +38,6 @@ void CheckContract(const absl::StatusOr<mm::domain::ProviderEvent>& result, std:
     MM_FUZZ_CHECK(normalized.account_id.size() <= HuudisAdapter::kMaxIdBytes);
     MM_FUZZ_CHECK(!normalized.user_id.empty() || !normalized.account_id.empty());
   }
-}
-
-// The mirror after applying `event` to an empty one.
-mm::domain::StateSet Applied(const mm::domain::ProviderEvent& event) {
-  mm::domain::StateSet state;
-  mm::domain::TouchedKeys changed;
-  mm::domain::Decide(event, /*duplicate=*/false, state, changed);
-  return state;
 }
 
 }  // namespace
@@ -81,14 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   MM_FUZZ_CHECK(decoded.ok() || decoded.status().code() == absl::StatusCode::kInvalidArgument);
   CheckContract(decoded, input);
   if (decoded.ok()) {
-    // A replay of the stored body decodes to the same facts.
-    absl::StatusOr<mm::domain::ProviderEvent> replayed = adapter->Decode(signed_headers, decoded->raw_body, Now());
-    MM_FUZZ_CHECK(replayed.ok());
-    MM_FUZZ_CHECK(replayed->event_id == decoded->event_id && replayed->event_type == decoded->event_type);
-    MM_FUZZ_CHECK(replayed->fact_time == decoded->fact_time);
-    MM_FUZZ_CHECK(replayed->dead_letter_reason == decoded->dead_letter_reason);
-    MM_FUZZ_CHECK(Applied(*replayed) == Applied(*decoded));
-    mm::fuzz::CheckStoredRoundTrip(*std::move(decoded));
+    mm::fuzz::CheckReplayAndStoredRoundTrip(*adapter, signed_headers, *std::move(decoded));
   }
 
   mm::adapters::HuudisEventIdTime(input);

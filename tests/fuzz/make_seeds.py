@@ -47,6 +47,15 @@ def seeds(target, fixtures):
         for name, body in fixture("huudis.*.json"):
             yield name, body
             yield name + ".signed", huudis_signature(body) + b"\n" + body
+    elif target == "fusionauth_adapter_fuzz":
+        # Bodies: the fuzzer signs them itself (way 2); the test vector's token and body as a
+        # header line and body (way 1), which verify only against its own secret.
+        for name, body in fixture("fusionauth.*.json"):
+            if name.startswith("fusionauth.signature-test-vector"):
+                vector = json.loads(body)
+                yield name, (vector["headers"]["X-FusionAuth-Signature-JWT"] + "\n" + vector["rawBody"]).encode()
+            else:
+                yield name, body
     elif target == "huudis_audit_page_fuzz":
         yield from fixture("huudis.audit-log.page.json")
         yield from fixture("huudis.api-error.json")
