@@ -40,8 +40,12 @@ CONTRACT_ENV = {
     "MM_DATABASE_URL", "MM_HTTP_LISTEN", "MM_GRPC_LISTEN", "MM_HUUDIS_SECRETS",
     "MM_FUSIONAUTH_HMAC_SECRETS", "MM_FUSIONAUTH_PUBLIC_KEYS_FILE", "MM_CALLERS_FILE",
     "MM_INSECURE_NO_AUTH", "MM_UNKNOWN_USERS", "MM_HUUDIS_TOLERANCE", "MM_MAX_BODY_BYTES",
-    "MM_LOG_LEVEL", "MM_MAX_CLOCK_SKEW_SECONDS",
+    "MM_LOG_LEVEL", "MM_MAX_CLOCK_SKEW_SECONDS", "MM_FUSIONAUTH_MEMBERSHIPS",
+    "MM_FUSIONAUTH_ALLOW_UNSIGNED", "MM_FUSIONAUTH_BASIC_AUTH_FILE",
 }
+# Unsigned FusionAuth webhooks: the setting and the Basic credentials it needs.
+FUSIONAUTH_UNSIGNED_ON = ("config.fusionauthAllowUnsigned=true",
+                          "secrets.fusionauthBasicAuth.enabled=true")
 # The pull sources' settings (sources.* in values.yaml): off by default, so none is rendered then.
 SOURCE_FILE_ENV = {  # credential files, mounted from Secrets: env -> source
     "MM_HUUDIS_API_TOKEN_FILE": "huudis", "MM_MONOCLOUD_API_KEY_FILE": "monocloud",
@@ -91,6 +95,7 @@ DEFAULT_ENV = {
     "MM_HTTP_LISTEN": "0.0.0.0:8080", "MM_GRPC_LISTEN": "0.0.0.0:50051",
     "MM_UNKNOWN_USERS": "active", "MM_HUUDIS_TOLERANCE": "300",
     "MM_MAX_BODY_BYTES": "1048576", "MM_LOG_LEVEL": "info", "MM_MAX_CLOCK_SKEW_SECONDS": "300",
+    "MM_FUSIONAUTH_MEMBERSHIPS": "registrations,groups",
 }
 # Metrics the server exports (issue 5) and the dashboard must chart.
 METRICS = [
@@ -369,6 +374,14 @@ class DefaultValuesTest(HardeningChecks, unittest.TestCase):
             if value is not None:
                 self.assertEqual(env[name], {"value": value}, name)
 
+    def test_unsigned_fusionauth_webhooks_are_off_by_default(self):
+        docs = self.docs()
+        env = effective_env(docs)
+        self.assertNotIn("MM_FUSIONAUTH_ALLOW_UNSIGNED", env)
+        self.assertNotIn("MM_FUSIONAUTH_BASIC_AUTH_FILE", env)
+        pod, _ = server_container(docs)
+        self.assertFalse([v for v in pod["volumes"] if "basic-auth" in v["name"]])
+
     def test_no_pull_source_by_default(self):
         docs = self.docs()
         self.assertEqual(SOURCE_ENV & set(effective_env(docs)), set())
@@ -404,6 +417,9 @@ class FullValuesTest(HardeningChecks, unittest.TestCase):
         self.assertEqual(objects(docs, "Secret"), [])
         canaries = [v for v in full_values()["devSecret"].values() if isinstance(v, str)]
         self.assertTrue(canaries)
+        # Every devSecret value of the chart has its canary here, new ones included.
+        defaults = yaml.safe_load((CHART / "values.yaml").read_text())["devSecret"]
+        self.assertEqual(set(full_values()["devSecret"]), set(defaults))
         for canary in canaries:
             for form in (canary, base64.b64encode(canary.encode()).decode()):
                 self.assertNotIn(form, text)
@@ -420,6 +436,33 @@ class FullValuesTest(HardeningChecks, unittest.TestCase):
                                  (values[entry]["existingSecret"], values[entry]["key"]))
         callers = mounted_file(self.docs(), env["MM_CALLERS_FILE"]["value"])
         self.assertEqual(callers["secret"]["secretName"], values["callers"]["existingSecret"])
+        basic = mounted_file(self.docs(), env["MM_FUSIONAUTH_BASIC_AUTH_FILE"]["value"])
+        self.assertEqual(basic["secret"]["secretName"],
+                         values["fusionauthBasicAuth"]["existingSecret"])
+
+    def test_fusionauth_webhook_settings(self):
+        docs = self.docs()
+        env = effective_env(docs)
+        config = full_values()["config"]
+        cm = one(docs, "ConfigMap", f"{RELEASE}-membership-mirror")["data"]
+        self.assertEqual(cm["MM_FUSIONAUTH_MEMBERSHIPS"],
+                         ",".join(config["fusionauthMemberships"]))
+        self.assertIs(config["fusionauthAllowUnsigned"], True)
+        self.assertEqual(cm["MM_FUSIONAUTH_ALLOW_UNSIGNED"], "1")
+        # The Basic credentials are only a file, mounted read-only next to the variable naming it.
+        self.assertNotIn("MM_FUSIONAUTH_BASIC_AUTH_FILE", cm)
+        entry = full_values()["secrets"]["fusionauthBasicAuth"]
+        path = env["MM_FUSIONAUTH_BASIC_AUTH_FILE"]["value"]
+        self.assertEqual(set(env["MM_FUSIONAUTH_BASIC_AUTH_FILE"]), {"value"})
+        mount, volume = mount_of(docs, path)
+        self.assertIsNotNone(volume, f"nothing is mounted at {path}")
+        self.assertIs(mount["readOnly"], True)
+        self.assertEqual(volume["secret"]["items"],
+                         [{"key": entry["key"], "path": pathlib.PurePath(path).name}])
+        self.assertEqual(volume["secret"]["defaultMode"], 0o440)
+        for name, spec in env.items():
+            ref = spec.get("valueFrom", {}).get("secretKeyRef", {})
+            self.assertNotEqual(ref.get("name"), entry["existingSecret"], name)
 
     def test_tls_files_are_mounted_from_their_secrets(self):
         docs = self.docs()
@@ -610,6 +653,72 @@ class VariantsTest(unittest.TestCase):
         self.assertEqual(env["MM_FUSIONAUTH_TENANTS"], {"value": tenant})
         self.assertEqual(SOURCE_ENV & set(env), {"MM_FUSIONAUTH_TENANTS"})
 
+    def test_fusionauth_memberships_render_comma_separated(self):
+        for values in (("registrations",), ("groups",), ("registrations", "groups"),
+                       ("groups", "registrations")):
+            with self.subTest(values=values):
+                env = effective_env(render(sets=(
+                    "config.fusionauthMemberships={%s}" % ",".join(values),))[1])
+                self.assertEqual(env["MM_FUSIONAUTH_MEMBERSHIPS"], {"value": ",".join(values)})
+
+    def test_schema_refuses_bad_fusionauth_memberships(self):
+        for bad in ("config.fusionauthMemberships=groups", "config.fusionauthMemberships={users}",
+                    "config.fusionauthMemberships={groups,groups}",
+                    "config.fusionauthMemberships={registrations,groups,roles}"):
+            with self.subTest(value=bad):
+                code, out = helm("lint", "--strict", str(CHART), "--set", bad)
+                self.assertNotEqual(code, 0, out)
+        # --set cannot give an empty list ({} is [""]); at least one kind is required.
+        code, out = helm("lint", "--strict", str(CHART),
+                         "--set-json", "config.fusionauthMemberships=[]")
+        self.assertNotEqual(code, 0, out)
+        self.assertIn("minItems", out)
+
+    def test_fusionauth_allow_unsigned_mounts_the_basic_credentials(self):
+        text, docs = render(sets=FUSIONAUTH_UNSIGNED_ON)
+        env = effective_env(docs)
+        self.assertEqual(env["MM_FUSIONAUTH_ALLOW_UNSIGNED"], {"value": "1"})
+        path = env["MM_FUSIONAUTH_BASIC_AUTH_FILE"]["value"]
+        self.assertEqual(set(env["MM_FUSIONAUTH_BASIC_AUTH_FILE"]), {"value"})
+        self.assertTrue(path.startswith("/etc/membership-mirror/"), path)
+        mount, volume = mount_of(docs, path)
+        self.assertIsNotNone(volume, f"nothing is mounted at {path}")
+        self.assertIs(mount["readOnly"], True)
+        self.assertEqual(volume["secret"]["secretName"], f"{RELEASE}-membership-mirror")
+        self.assertEqual(volume["secret"]["items"],
+                         [{"key": "fusionauth-basic-auth", "path": pathlib.PurePath(path).name}])
+        self.assertEqual(volume["secret"]["defaultMode"], 0o440)
+        # It must not shadow the public keys file, which has a directory of its own.
+        keys_env = effective_env(render(sets=(
+            *FUSIONAUTH_UNSIGNED_ON, "fusionauthPublicKeys.enabled=true",
+            "fusionauthPublicKeys.existingConfigMap=fa-keys"))[1])
+        self.assertNotEqual(pathlib.PurePath(keys_env["MM_FUSIONAUTH_PUBLIC_KEYS_FILE"]["value"])
+                            .parent, pathlib.PurePath(path).parent)
+        self.assertEqual(objects(docs, "Secret"), [])
+
+    def test_fusionauth_allow_unsigned_needs_the_basic_credentials(self):
+        out = template_error("config.fusionauthAllowUnsigned=true")
+        self.assertIn("config.fusionauthAllowUnsigned needs secrets.fusionauthBasicAuth.enabled",
+                      out)
+        # The credentials alone are mounted (the server only checks them), unsigned stays off.
+        env = effective_env(render(sets=("secrets.fusionauthBasicAuth.enabled=true",))[1])
+        self.assertIn("MM_FUSIONAUTH_BASIC_AUTH_FILE", env)
+        self.assertNotIn("MM_FUSIONAUTH_ALLOW_UNSIGNED", env)
+
+    def test_dev_secret_holds_the_fusionauth_basic_credentials(self):
+        dev = ("devSecret.create=true", "devSecret.databaseUrl=postgresql://u:p@db/mm",
+               "devSecret.huudisSecrets=whsec_dev", "devSecret.callers=[]")
+        text, docs = render(sets=(*dev, *FUSIONAUTH_UNSIGNED_ON,
+                                  "devSecret.fusionauthBasicAuth=dev-user:dev-password"))
+        secret = one(docs, "Secret")
+        self.assertEqual(base64.b64decode(secret["data"]["fusionauth-basic-auth"]),
+                         b"dev-user:dev-password")
+        volume = mounted_file(docs, effective_env(docs)["MM_FUSIONAUTH_BASIC_AUTH_FILE"]["value"])
+        self.assertEqual(volume["secret"]["secretName"], secret["metadata"]["name"])
+        self.assertNotIn("dev-password", text)
+        self.assertIn("devSecret.fusionauthBasicAuth is required",
+                      template_error(*dev, *FUSIONAUTH_UNSIGNED_ON))
+
     def test_enabled_source_needs_its_url(self):
         for source in ("huudis", "monocloud", "fusionauth"):
             with self.subTest(source=source):
@@ -698,7 +807,10 @@ class VariantsTest(unittest.TestCase):
                     "sources.huudis.credential.key=",
                     "sources.huudis.credential.existingSecret=Bad_Name",
                     "sources.caBundle.existingSecret=Bad_Name", "sources.huudis.noSuchKey=1",
-                    "networkPolicy.sources.huudis.to=anywhere"):
+                    "networkPolicy.sources.huudis.to=anywhere",
+                    "config.fusionauthAllowUnsigned=1", "secrets.fusionauthBasicAuth.enabled=yes",
+                    "secrets.fusionauthBasicAuth.key=",
+                    "secrets.fusionauthBasicAuth.existingSecret=Bad_Name"):
             with self.subTest(value=bad):
                 code, out = helm("lint", "--strict", str(CHART), "--set", bad)
                 self.assertNotEqual(code, 0, out)
@@ -719,11 +831,13 @@ class ValuesFileTest(unittest.TestCase):
         self.assertFalse(values["devSecret"]["create"])
         self.assertEqual({k: v for k, v in values["devSecret"].items() if k != "create"},
                          dict.fromkeys(("databaseUrl", "huudisSecrets", "fusionauthHmacSecrets",
-                                        "callers", "huudisApiToken", "monocloudApiKey",
-                                        "fusionauthApiKey"), ""))
+                                        "fusionauthBasicAuth", "callers", "huudisApiToken",
+                                        "monocloudApiKey", "fusionauthApiKey"), ""))
         self.assertFalse(any(values["sources"][s]["enabled"]
                              for s in ("huudis", "monocloud", "fusionauth")))
         self.assertFalse(values["config"]["insecureNoAuth"])
+        self.assertFalse(values["config"]["fusionauthAllowUnsigned"])
+        self.assertFalse(values["secrets"]["fusionauthBasicAuth"]["enabled"])
 
 
 class DashboardTest(unittest.TestCase):

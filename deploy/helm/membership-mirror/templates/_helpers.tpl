@@ -101,7 +101,8 @@ devSecret.create, else "<fullname>" (a Secret the operator is expected to create
 Every secret the pods use, in order: ref is where its {existingSecret, key} reference is in the
 values; env the environment variable it sets through secretKeyRef, or else fileEnv the variable
 that points at the file it is mounted as (file, from the Secret volume named volume); devValue the
-devSecret value that feeds it in development. The enabled pull sources' credentials are files.
+devSecret value that feeds it in development. The FusionAuth webhook's Basic credentials and the
+enabled pull sources' credentials are files.
 */}}
 {{- define "mm.secretEntries" -}}
 - ref: secrets.database
@@ -116,6 +117,13 @@ devSecret value that feeds it in development. The enabled pull sources' credenti
 - ref: secrets.fusionauthHmac
   env: MM_FUSIONAUTH_HMAC_SECRETS
   devValue: fusionauthHmacSecrets
+{{- end }}
+{{- if .Values.secrets.fusionauthBasicAuth.enabled }}
+- ref: secrets.fusionauthBasicAuth
+  fileEnv: MM_FUSIONAUTH_BASIC_AUTH_FILE
+  file: {{ include "mm.fusionauthBasicAuthFile" . }}
+  volume: fusionauth-basic-auth
+  devValue: fusionauthBasicAuth
 {{- end }}
 {{- if not .Values.config.insecureNoAuth }}
 - ref: secrets.callers
@@ -207,6 +215,7 @@ name, instead of leaving pods stuck in ContainerCreating.
 {{/* Where mounted files live in the container. */}}
 {{- define "mm.callersFile" -}}/etc/membership-mirror/callers/callers.json{{- end }}
 {{- define "mm.fusionauthKeysFile" -}}/etc/membership-mirror/fusionauth/public-keys.json{{- end }}
+{{- define "mm.fusionauthBasicAuthFile" -}}/etc/membership-mirror/fusionauth-webhook/basic-auth{{- end }}
 
 {{/* Name of the ConfigMap holding the FusionAuth public keys. */}}
 {{- define "mm.fusionauthKeysConfigMap" -}}
