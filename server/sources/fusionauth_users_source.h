@@ -12,9 +12,8 @@
 //   one does not deleted once GET /api/user/{id} answers 404.
 // Header `Authorization: <API key>`, and `X-FusionAuth-TenantId` for a configured tenant.
 //
-// The FusionAuth webhook adapter (which makes the mirror apply those events) is its own
-// piece of work; until it lands the re-read fires only for events written by another writer,
-// and the sweep is what repairs.
+// The events come from the FusionAuth webhook adapter (server/adapters/fusionauth_adapter.h):
+// the change stream shows a user whose state a `user.deactivate`/`user.reactivate` set.
 
 #include <chrono>
 #include <map>

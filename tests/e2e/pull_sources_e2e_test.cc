@@ -15,19 +15,19 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/fusionauth_adapter.h"
 #include "e2e_helpers.h"
 #include "fake_fusionauth.h"
 #include "fake_huudis.h"
 #include "fake_monocloud.h"
+#include "jwt/jws.h"
 #include "service_process.h"
-#include "store/pg_event_store.h"
 #include "test_database.h"
 
 namespace mm::testing {
 namespace {
 
 namespace v1 = membership::v1;
-using domain::ProviderEvent;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -595,25 +595,27 @@ TEST(MonoCloudPullE2ETest, UsersAndGroupsConvergeByPolling) {
 // ---------------------------------------------------------------------------------------------
 // FusionAuth: a deactivate the mirror applied but FusionAuth rolled back is repaired.
 
-// A user.deactivate of `user_id` the mirror applied, written here by another writer (as the
-// FusionAuth webhook adapter will), and announced to the followers.
-void ApplyFusionAuthDeactivate(TestDatabase& db, const std::string& user_id, const std::string& event_id) {
-  store::PgEventStore writer(db.url());
-  ProviderEvent deactivate;
-  deactivate.provider = domain::Provider::kFusionAuth;
-  deactivate.event_id = event_id;
-  deactivate.event_type = "user.deactivate";
-  deactivate.fact_time = deactivate.received_at = SystemClock::Instance().Now();
-  deactivate.raw_body = "{}";
-  domain::NormalizedEvent n;
-  n.kind = domain::EventKind::kUserDisabled;
-  n.user_id = user_id;
-  n.fact_time = deactivate.fact_time;
-  n.reason = "deactivated";
-  deactivate.events.push_back(n);
-  const ProviderEvent* batch[] = {&deactivate};
-  ASSERT_TRUE(writer.ApplyBatch(batch).ok());
-  db.Query("NOTIFY mm_changes");
+constexpr char kFusionAuthSecret[] = "fusionauth-pull-e2e-hmac-secret";
+
+// FusionAuth's user.deactivate of `user_id` in `tenant` (the fixture with these ids and the time
+// of now), signed as FusionAuth signs and delivered to the mirror's webhook, which applies it.
+void DeliverFusionAuthDeactivate(Mirror& mirror, const std::string& user_id, const std::string& event_id,
+                                 const std::string& tenant = "29b8006d-fbbc-45b7-86e8-90d91b0e7131") {
+  json body = json::parse(Fixture("fusionauth.user.deactivate.json"));
+  body["event"]["id"] = event_id;
+  body["event"]["createInstant"] = ToUnixMicros(SystemClock::Instance().Now()) / 1000;
+  body["event"]["tenantId"] = body["event"]["user"]["tenantId"] = tenant;
+  body["event"]["user"]["id"] = user_id;
+  const std::string text = body.dump();
+  absl::StatusOr<jwt::SigningKey> key = jwt::SigningKey::Hmac(jwt::Algorithm::kHS256, "", kFusionAuthSecret);
+  ASSERT_TRUE(key.ok());
+  absl::StatusOr<std::string> token = jwt::SignCompactJws(*key, adapters::FusionAuthSignaturePayload(text));
+  ASSERT_TRUE(token.ok());
+  auto reply = client::HttpRequest("POST", mirror.process().http_url() + "/webhooks/fusionauth",
+                                   {{"Content-Type", "application/json"}, {"X-FusionAuth-Signature-JWT", *token}}, text);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_EQ(reply->status, 200) << reply->body;
+  EXPECT_EQ(json::parse(reply->body)["status"], "applied") << reply->body;
 }
 
 // An active user, created 100 s and last updated 50 s before `now_ms`.
@@ -637,6 +639,7 @@ std::map<std::string, std::string> FusionAuthEnv(const FakeFusionAuth& fusion, c
   extra.try_emplace("MM_FUSIONAUTH_API_URL", fusion.base_url());
   extra.try_emplace("MM_FUSIONAUTH_API_KEY_FILE", key_file);
   extra.try_emplace("MM_FUSIONAUTH_RECHECK_SECONDS", "1");
+  extra.try_emplace("MM_FUSIONAUTH_HMAC_SECRETS", kFusionAuthSecret);
   return extra;
 }
 
@@ -652,9 +655,9 @@ TEST(FusionAuthPullE2ETest, ARolledBackDeactivateIsRepairedByTheReread) {
   Mirror mirror(*db, dir, FusionAuthEnv(fusion, dir, {{"MM_RECONCILE_INTERVAL_SECONDS", "2"}}));
   ASSERT_TRUE(Eventually([&] { return mirror.State(gone) == v1::USER_STATE_ACTIVE; })) << mirror.process().Log();
 
-  // A user.deactivate the mirror applied: FusionAuth then rolled the transaction back, the user
-  // is active.
-  ASSERT_NO_FATAL_FAILURE(ApplyFusionAuthDeactivate(*db, rolled_back, "76c28e52-8bc1-4cca-a207-a0dab22e538f"));
+  // FusionAuth sends a user.deactivate, the mirror applies it; then FusionAuth rolls the
+  // transaction back (another required webhook failed), and the user is active.
+  ASSERT_NO_FATAL_FAILURE(DeliverFusionAuthDeactivate(mirror, rolled_back, "76c28e52-8bc1-4cca-a207-a0dab22e538f"));
   ASSERT_TRUE(Eventually([&] { return mirror.State(rolled_back) == v1::USER_STATE_DISABLED; }, 10s));
   // The re-read a second later sees it active and corrects it.
   ASSERT_TRUE(Eventually([&] { return mirror.State(rolled_back) == v1::USER_STATE_ACTIVE; }, 15s))
@@ -700,7 +703,7 @@ TEST(FusionAuthPullE2ETest, WithSeveralTenantsTheRereadAsksEachTenant) {
                                                       {"MM_RECONCILE_INTERVAL_SECONDS", "3600"}}));
   ASSERT_TRUE(Eventually([&] { return mirror.State(user) == v1::USER_STATE_ACTIVE; })) << mirror.process().Log();
 
-  ASSERT_NO_FATAL_FAILURE(ApplyFusionAuthDeactivate(*db, user, "0b6e7d2a-5c4f-4a1b-8e3d-9f2c1a7b6e50"));
+  ASSERT_NO_FATAL_FAILURE(DeliverFusionAuthDeactivate(mirror, user, "0b6e7d2a-5c4f-4a1b-8e3d-9f2c1a7b6e50", second));
   ASSERT_TRUE(Eventually([&] { return mirror.State(user) == v1::USER_STATE_DISABLED; }, 10s));
   ASSERT_TRUE(Eventually([&] { return mirror.State(user) == v1::USER_STATE_ACTIVE; }, 15s))
       << mirror.process().Log();
