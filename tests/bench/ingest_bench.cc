@@ -19,6 +19,13 @@
 // transaction (an event id text primary key, a timestamp and a jsonb body of the same size as
 // the webhooks) into a fresh database of the same server, fsync on.
 //
+// FusionAuth (--fusionauth-events N, default 60000; 0 skips): the same stream as FusionAuth would
+// send it (registrations for memberships, user.deactivate/reactivate for states), signed with a
+// JWT in X-FusionAuth-Signature-JWT, once with HS256 and once with RS256 (a 2,048-bit key),
+// each sent to a service of its own on a database preloaded as above, printed beside the Huudis
+// run. Before the runs, the CPU cost of verifying and decoding one delivery in-process (the
+// adapters, one thread) for Huudis HMAC-SHA256, FusionAuth HS256, RS256 and ES256.
+//
 // Group commit sizing: `--sweep 1,8,32,128,512,2048` runs the service once per
 // MM_WRITER_MAX_BATCH value on a fresh database each and prints the table. Closed-loop senders
 // split into two halves that alternate between batches, so batches hold about C/2 events and
@@ -29,6 +36,7 @@
 //                     [--sweep B1,B2,...] [--sweep-connections C=--connections]
 //                     [--pgbench-seconds S=10] [--no-pgbench]
 //                     [--pgbench PATH] [--service-binary PATH] [--db-setting NAME=VALUE]...
+//                     [--fusionauth-events N=60000]
 // Needs MM_TEST_DATABASE_URL; with MM_BENCH_DATA_DIR it writes the latency distributions
 // (plot "ingest"; plot "ingest_batch_sweep" for the sweep). Exit code 0 only when every
 // request was answered 2xx and every acknowledged event is in the database.
@@ -63,11 +71,13 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "adapters/fusionauth_adapter.h"
 #include "adapters/huudis_adapter.h"
 #include "adapters/huudis_signature.h"
 #include "bench_support.h"
 #include "callers_file.h"
 #include "http_post.h"
+#include "jwt/jws.h"
 #include "service_process.h"
 #include "store/pg_event_store.h"
 #include "test_database.h"
@@ -84,6 +94,7 @@ using bench::FixtureJson;
 using testing::MetricValue;
 
 constexpr char kSecret[] = "whsec_bench_ingest_0123456789";
+constexpr char kFusionAuthSecret[] = "fusionauth-bench-ingest-hmac-secret";
 
 struct Options {
   double seconds = 10;      // measured window per run: no new request starts after it
@@ -102,6 +113,7 @@ struct Options {
   // Diagnostics: settings for the service's database (ALTER DATABASE ... SET), e.g.
   // session_preload_libraries=auto_explain auto_explain.log_min_duration=0.
   std::vector<std::pair<std::string, std::string>> db_settings;
+  size_t fusionauth_events = 60000;  // per FusionAuth run; 0: no FusionAuth runs
 };
 
 [[noreturn]] void Usage(const std::string& error) {
@@ -109,7 +121,8 @@ struct Options {
                        "usage: ingest_bench [--seconds S] [--events N] [--warmup N] [--preload N] [--connections C]\n"
                        "                    [--client-threads T] [--batch B] [--sweep B1,B2,...] [--sweep-connections C]\n"
                        "                    [--pgbench-seconds S] [--no-pgbench] [--pgbench PATH]\n"
-                       "                    [--service-binary PATH] [--db-setting NAME=VALUE]...\n");
+                       "                    [--service-binary PATH] [--db-setting NAME=VALUE]...\n"
+                       "                    [--fusionauth-events N]\n");
 }
 
 Options ParseOptions(int argc, char** argv) {
@@ -148,6 +161,8 @@ Options ParseOptions(int argc, char** argv) {
         o.pgbench_path = value();
       } else if (arg == "--service-binary") {
         o.service_binary = value();
+      } else if (arg == "--fusionauth-events") {
+        o.fusionauth_events = std::stoul(value());
       } else if (arg == "--db-setting") {
         std::string kv = value();
         size_t eq = kv.find('=');
@@ -165,6 +180,7 @@ Options ParseOptions(int argc, char** argv) {
     Usage("connections, client threads, seconds and events must be positive");
   }
   if (o.warmup >= o.events) Usage("--warmup must be below --events");
+  if (o.fusionauth_events > 0 && o.warmup >= o.fusionauth_events) Usage("--warmup must be below --fusionauth-events");
   return o;
 }
 
@@ -339,6 +355,104 @@ std::string SignedRequest(const Webhook& w, int64_t unix_seconds, int port, uint
        "\r\nContent-Length: " + std::to_string(w.body.size()) + "\r\n\r\n";
   r += w.body;
   return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same stream from FusionAuth.
+
+// The FusionAuth delivery of the fact a Huudis webhook carries (docs/providers.md §2.5): a
+// workspace membership becomes a registration of the application of the same id, a disable a
+// user.deactivate, an enable a user.reactivate; event ids are UUIDs, times epoch milliseconds.
+std::string FusionAuthBody(const Webhook& w, size_t index) {
+  const ordered_json huudis = ordered_json::parse(w.body);
+  const ordered_json& d = huudis["data"];
+  const int64_t at = ParseRfc3339(huudis["createdAt"].get<std::string>()).has_value()
+                         ? ToUnixMicros(*ParseRfc3339(huudis["createdAt"].get<std::string>())) / 1000
+                         : NowMillis();
+  char id[40];
+  std::snprintf(id, sizeof id, "%08zx-0000-4000-8000-%012zx", index >> 32, index & 0xffffffffffff);
+  ordered_json e{{"createInstant", at}, {"id", id}, {"tenantId", "29b8006d-fbbc-45b7-86e8-90d91b0e7131"}};
+  const std::string type = w.type;
+  if (type == "huudis.user.disabled.v1" || type == "huudis.user.enabled.v1") {
+    const bool disabled = type == "huudis.user.disabled.v1";
+    e["type"] = disabled ? "user.deactivate" : "user.reactivate";
+    e["user"] = {{"active", !disabled}, {"email", d["email"]}, {"id", d["id"]}};
+  } else {
+    e["type"] = type == "huudis.account.member_added.v1"          ? "user.registration.create"
+                : type == "huudis.account.member_role_changed.v1" ? "user.registration.update"
+                                                                  : "user.registration.delete";
+    e["applicationId"] = d["accountId"];
+    e["registration"] = {{"applicationId", d["accountId"]}, {"insertInstant", at}, {"roles", {d["role"]}}};
+    e["user"] = {{"active", true}, {"email", d["userEmail"]}, {"id", d["userId"]}};
+  }
+  return ordered_json{{"event", e}}.dump();
+}
+
+struct FusionAuthStream {
+  std::string label;                // "HS256", "RS256"
+  std::map<std::string, std::string> env;  // the service's key settings
+  std::vector<std::string> bodies;  // index i: the twin of hooks[preload + i]
+  std::vector<std::string> tokens;  // X-FusionAuth-Signature-JWT of each body
+  double sign_s = 0;
+};
+
+// Signs every body with `key`, on two threads (RSA signing is slow: it is not what is measured).
+FusionAuthStream SignFusionAuth(std::string label, const std::vector<std::string>& bodies, const jwt::SigningKey& key) {
+  FusionAuthStream stream{std::move(label), {}, bodies, std::vector<std::string>(bodies.size()), 0};
+  auto start = bench::Steady::now();
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < stream.bodies.size();) {
+      absl::StatusOr<std::string> token = jwt::SignCompactJws(key, adapters::FusionAuthSignaturePayload(stream.bodies[i]));
+      if (!token.ok()) {
+        failed = true;
+        return;
+      }
+      stream.tokens[i] = *std::move(token);
+    }
+  };
+  std::thread helper(work);
+  work();
+  helper.join();
+  if (failed) throw std::runtime_error("signing a FusionAuth delivery failed");
+  stream.sign_s = bench::MillisSince(start) / 1000.0;
+  return stream;
+}
+
+std::string FusionAuthRequest(const std::string& body, const std::string& token, int port) {
+  std::string r;
+  r.reserve(body.size() + token.size() + 200);
+  r += "POST /webhooks/fusionauth HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+       "\r\nContent-Type: application/json\r\nX-FusionAuth-Signature-JWT: " + token +
+       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  r += body;
+  return r;
+}
+
+// The PEM private key of a fresh key made by `openssl genpkey <args>`.
+std::string OpensslKey(const std::string& args) {
+  std::string path = "/tmp/mm-bench-key-" + std::to_string(getpid()) + ".pem";
+  std::string command = "openssl genpkey " + args + " -out " + path + " 2>/dev/null";
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("openssl genpkey failed");
+  std::ifstream in(path);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  std::filesystem::remove(path);
+  return pem.str();
+}
+
+// CPU microseconds per delivery of verify + decode in-process, one thread.
+struct VerifyCost {
+  std::string label;
+  double us_per_event = 0;
+};
+
+template <typename Decode>
+double MicrosPerCall(size_t n, const Decode& decode) {
+  auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i) decode(i);
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,10 +646,12 @@ struct ServiceRun {
   bool ok() const { return load.failed == 0 && stored == acknowledged && load.ok > 0; }
 };
 
+// `fusionauth`: send that stream (FusionAuth deliveries) instead of the Huudis webhooks.
 ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::optional<int> batch,
-                      int connections) {
+                      int connections, const FusionAuthStream* fusionauth = nullptr) {
   ServiceRun run;
   run.label = batch ? "MM_WRITER_MAX_BATCH=" + std::to_string(*batch) : "MM_WRITER_MAX_BATCH=service default";
+  if (fusionauth != nullptr) run.label = "FusionAuth " + fusionauth->label;
   auto db = testing::TestDatabase::Create("bench_ingest");
   for (const auto& [name, value] : o.db_settings) {
     pqxx::connection conn(db->url());
@@ -547,6 +663,7 @@ ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::
                                             {"MM_INSECURE_NO_AUTH", "1"},
                                             {"MM_MAX_CONNECTIONS", std::to_string(connections + 64)}};
   if (batch) env["MM_WRITER_MAX_BATCH"] = std::to_string(*batch);
+  if (fusionauth != nullptr) env.insert(fusionauth->env.begin(), fusionauth->env.end());
   Preload(*db, hooks, o.preload);
   auto service = testing::ServiceProcess::Start({.binary = o.service_binary, .env = env});
 
@@ -554,8 +671,14 @@ ServiceRun RunService(const Options& o, const std::vector<Webhook>& hooks, std::
   const int64_t t = NowMillis() / 1000;
   std::vector<std::string> requests(o.preload);  // the preloaded ones are not sent
   requests.reserve(hooks.size());
-  for (size_t i = o.preload; i < hooks.size(); ++i) {
-    requests.push_back(SignedRequest(hooks[i], t, service->http_port(), i));
+  if (fusionauth != nullptr) {
+    for (size_t i = 0; i < fusionauth->bodies.size(); ++i) {
+      requests.push_back(FusionAuthRequest(fusionauth->bodies[i], fusionauth->tokens[i], service->http_port()));
+    }
+  } else {
+    for (size_t i = o.preload; i < hooks.size(); ++i) {
+      requests.push_back(SignedRequest(hooks[i], t, service->http_port(), i));
+    }
   }
 
   const size_t first = o.preload;
@@ -711,6 +834,63 @@ int main(int argc, char** argv) {
               hooks.size(), mean_body, bench::MillisSince(build_start) / 1000.0, o.preload, o.warmup, o.seconds);
   std::fflush(stdout);
 
+  // FusionAuth: the same stream as FusionAuth deliveries, and its keys.
+  std::vector<FusionAuthStream> fusionauth;
+  std::vector<VerifyCost> verify_costs;
+  if (o.fusionauth_events > 0) {
+    const size_t n = std::min(o.fusionauth_events, hooks.size() - o.preload);
+    std::vector<std::string> bodies;
+    for (size_t i = 0; i < n; ++i) bodies.push_back(FusionAuthBody(hooks[o.preload + i], i));
+    auto hmac = jwt::SigningKey::Hmac(jwt::Algorithm::kHS256, "bench-hmac", kFusionAuthSecret);
+    auto rsa = jwt::SigningKey::FromPrivateKeyPem(jwt::Algorithm::kRS256, "bench-rsa",
+                                                  OpensslKey("-algorithm RSA -pkeyopt rsa_keygen_bits:2048"));
+    auto ec = jwt::SigningKey::FromPrivateKeyPem(jwt::Algorithm::kES256, "bench-ec",
+                                                 OpensslKey("-algorithm EC -pkeyopt ec_paramgen_curve:P-256"));
+    if (!hmac.ok() || !rsa.ok() || !ec.ok()) throw std::runtime_error("FusionAuth bench keys");
+    nlohmann::json jwks{{"keys", nlohmann::json::array()}};
+    for (const jwt::SigningKey* key : {&*rsa, &*ec}) jwks["keys"].push_back(*jwt::PublicJwk(*key));
+    const std::string jwks_path = "/tmp/mm-bench-jwks-" + std::to_string(getpid()) + ".json";
+    std::ofstream(jwks_path) << jwks.dump();
+    fusionauth.push_back(SignFusionAuth("HS256", bodies, *hmac));
+    fusionauth.back().env = {{"MM_FUSIONAUTH_HMAC_SECRETS", kFusionAuthSecret}};
+    fusionauth.push_back(SignFusionAuth("RS256", bodies, *rsa));
+    fusionauth.back().env = {{"MM_FUSIONAUTH_PUBLIC_KEYS_FILE", jwks_path}};
+    std::printf("FusionAuth deliveries: %zu, signed HS256 in %.1f s and RS256 (2,048-bit) in %.1f s\n", n,
+                fusionauth[0].sign_s, fusionauth[1].sign_s);
+
+    // Verify + decode in-process, one thread, the same deliveries.
+    const size_t m = std::min<size_t>(n, 5000);
+    const int64_t t = NowMillis() / 1000;
+    const adapters::HuudisAdapter huudis({.secrets = {kSecret}});
+    std::vector<std::string> huudis_signatures;
+    for (size_t i = 0; i < m; ++i) {
+      huudis_signatures.push_back(adapters::MakeHuudisSignatureHeader(kSecret, t, hooks[o.preload + i].body));
+    }
+    verify_costs.push_back({"Huudis HMAC-SHA256 (baseline)", MicrosPerCall(m, [&](size_t i) {
+                              auto headers = [&](std::string_view) -> std::optional<std::string_view> {
+                                return huudis_signatures[i];
+                              };
+                              if (!huudis.Decode(headers, hooks[o.preload + i].body, FromUnixSeconds(t)).ok()) std::abort();
+                            })});
+    jwt::KeySet keys;
+    (void)keys.AddHmacSecretEntry(kFusionAuthSecret);
+    (void)keys.AddPublicKeys(jwks.dump());
+    adapters::FusionAuthAdapterOptions options;
+    options.keys = keys;
+    const adapters::FusionAuthAdapter adapter(std::move(options));
+    FusionAuthStream es256 = SignFusionAuth("ES256", std::vector<std::string>(bodies.begin(), bodies.begin() + m), *ec);
+    for (const FusionAuthStream* stream : {&fusionauth[0], &fusionauth[1], &es256}) {
+      verify_costs.push_back({"FusionAuth " + stream->label, MicrosPerCall(m, [&](size_t i) {
+                                auto headers = [&](std::string_view) -> std::optional<std::string_view> {
+                                  return stream->tokens[i];
+                                };
+                                if (!adapter.Decode(headers, stream->bodies[i], SystemClock::Instance().Now()).ok()) {
+                                  std::abort();
+                                }
+                              })});
+    }
+  }
+
   bool ok = true;
   ServiceRun main_run = RunService(o, hooks, o.batch, o.connections);
   ok = ok && main_run.ok();
@@ -724,6 +904,12 @@ int main(int argc, char** argv) {
     bench::WriteDistribution("ingest_batch_sweep", "max batch " + std::to_string(b), sweep.back().load.latencies_ms);
   }
 
+  std::vector<ServiceRun> fusionauth_runs;
+  for (const FusionAuthStream& stream : fusionauth) {
+    fusionauth_runs.push_back(RunService(o, hooks, o.batch, o.connections, &stream));
+    ok = ok && fusionauth_runs.back().ok();
+  }
+
   PgbenchRun pg;
   if (o.pgbench) {
     pg = RunPgbench(o, sample->body);
@@ -734,6 +920,7 @@ int main(int argc, char** argv) {
   std::printf("\n");
   bench::PrintLatencyHeader();
   bench::PrintLatencyRow("service: webhook answered 2xx after commit", main_run.latency);
+  for (const ServiceRun& r : fusionauth_runs) bench::PrintLatencyRow("service: " + r.label + " webhook, 2xx after commit", r.latency);
   if (o.pgbench) bench::PrintLatencyRow("baseline: pgbench one-row INSERT transaction", pg.latency);
   std::printf("service (%s): %zu events acknowledged in %.2f s = %.0f events/s\n", main_run.label.c_str(),
               main_run.load.ok, main_run.load.wall_s, main_run.events_per_s);
@@ -757,6 +944,27 @@ int main(int argc, char** argv) {
                 100 * main_run.events_per_s / kTarget);
   bench::PrintTarget("ingest >= 10,000 events/s acknowledged after commit, 64 senders", main_run.events_per_s >= kTarget,
                      measured);
+  if (!verify_costs.empty()) {
+    std::printf("\nverify + decode one delivery in-process (one thread, %s):\n", "the same stream");
+    for (const VerifyCost& c : verify_costs) {
+      std::printf("  %-32s %8.1f us  (%.2fx the Huudis baseline)\n", c.label.c_str(), c.us_per_event,
+                  c.us_per_event / verify_costs.front().us_per_event);
+    }
+    std::printf("the service, same database preload and senders, FusionAuth deliveries instead of Huudis:\n");
+    std::printf("  %-22s %10s %9s %9s %14s %8s\n", "stream", "events/s", "p50 ms", "p99 ms", "CPU us/event",
+                "stored");
+    for (const ServiceRun* r : {&main_run}) {
+      const CpuSample& c = r->cpu_us_per_event;
+      std::printf("  %-22s %10.0f %9.3f %9.3f %14.0f %8s\n", "Huudis (baseline)", r->events_per_s, r->latency.p50_ms,
+                  r->latency.p99_ms, c.service + c.postgres, r->stored == r->acknowledged ? "all" : "MISSING");
+    }
+    for (const ServiceRun& r : fusionauth_runs) {
+      const CpuSample& c = r.cpu_us_per_event;
+      std::printf("  %-22s %10.0f %9.3f %9.3f %14.0f %8s  (%.2fx Huudis events/s; service CPU %.0f us/event)\n",
+                  r.label.c_str(), r.events_per_s, r.latency.p50_ms, r.latency.p99_ms, c.service + c.postgres,
+                  r.stored == r.acknowledged ? "all" : "MISSING", r.events_per_s / main_run.events_per_s, c.service);
+    }
+  }
   if (!sweep.empty()) {
     std::printf("\ngroup-commit sweep (%d connections, fresh database per row, same webhooks):\n",
                 o.sweep_connections);
