@@ -19,13 +19,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "adapters/fusionauth_adapter.h"
 #include "e2e_helpers.h"
+#include "jwt/jws.h"
 #include "raw_http.h"
 #include "service_process.h"
 #include "test_database.h"
 
 namespace mm::testing {
 namespace {
+
+constexpr char kFusionAuthSecret[] = "fusionauth-hostile-inputs-secret";
 
 namespace v1 = membership::v1;
 using nlohmann::json;
@@ -85,6 +89,7 @@ class HostileInputsE2ETest : public SharedServiceTest {
       service_ = ServiceProcess::Start({.binary = MM_SERVER_BINARY,
                                         .env = {{"MM_DATABASE_URL", db_->url()},
                                                 {"MM_HUUDIS_SECRETS", kSecret},
+                                                {"MM_FUSIONAUTH_HMAC_SECRETS", kFusionAuthSecret},
                                                 {"MM_CALLERS_FILE", callers},
                                                 {"MM_POLL_INTERVAL_MS", "100"}}})
                      .release();
@@ -146,6 +151,18 @@ class HostileInputsE2ETest : public SharedServiceTest {
                 {{"Content-Type", "application/json"},
                  {"Huudis-Signature", adapters::MakeHuudisSignatureHeader(secret, t, body)}},
                 body);
+  }
+  // POST /webhooks/fusionauth with `headers` (Content-Type added).
+  static Answer FusionAuth(const std::string& body, std::vector<std::pair<std::string, std::string>> headers) {
+    headers.emplace_back("Content-Type", "application/json");
+    return Http("POST", "/webhooks/fusionauth", headers, body);
+  }
+  // The same, signed HS256 as FusionAuth signs (`payload`: the JWT payload; default the body's hash).
+  static Answer FusionAuthSigned(const std::string& body, std::optional<std::string> payload = std::nullopt) {
+    absl::StatusOr<jwt::SigningKey> key = jwt::SigningKey::Hmac(jwt::Algorithm::kHS256, "", kFusionAuthSecret);
+    absl::StatusOr<std::string> token =
+        jwt::SignCompactJws(*key, payload.value_or(adapters::FusionAuthSignaturePayload(body)));
+    return FusionAuth(body, {{"X-FusionAuth-Signature-JWT", token.ok() ? *token : ""}});
   }
   static Answer Raw(const std::string& request) {
     RawExchange r = SendRaw(service_->http_port(), request);
@@ -228,6 +245,19 @@ class HostileInputsE2ETest : public SharedServiceTest {
 TestDatabase* HostileInputsE2ETest::db_ = nullptr;
 std::string* HostileInputsE2ETest::dir_ = nullptr;
 ServiceProcess* HostileInputsE2ETest::service_ = nullptr;
+
+// A FusionAuth user.deactivate of `fa-user-<tag>` (event `fa-<tag>`), edited by `edit`.
+std::string FusionAuthDeactivate(const std::string& tag, const std::function<void(json&)>& edit = nullptr) {
+  json body = {{"event",
+                {{"id", "fa-" + tag},
+                 {"type", "user.deactivate"},
+                 {"createInstant", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()},
+                 {"user", {{"id", "fa-user-" + tag}, {"active", false}, {"email", "x@example.net"}}}}}};
+  if (edit) edit(body);
+  return body.dump();
+}
 
 struct Case {
   std::string name;  // with its index, the tag in every id the case uses (fingerprints leave those out)
@@ -546,6 +576,72 @@ TEST_F(HostileInputsE2ETest, EveryHostileInputGetsItsDocumentedAnswerAndChangesN
          return Grpc(v1::SeatService::NewStub(Channel())->GetSeatCount(&ctx, req, &resp));
        },
        kInvalidArgument},
+      // --- FusionAuth webhooks ----------------------------------------------------------------
+      {"fa_no_signature", [](const std::string& tag) { return FusionAuth(FusionAuthDeactivate(tag), {}); },
+       kUnauthorized},
+      {"fa_alg_none",
+       [](const std::string& tag) {
+         const std::string body = FusionAuthDeactivate(tag);
+         return FusionAuth(body, {{"X-FusionAuth-Signature-JWT",
+                                   Base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." +
+                                       Base64UrlEncode(adapters::FusionAuthSignaturePayload(body)) + "."}});
+       },
+       kUnauthorized},
+      {"fa_signed_for_another_body",
+       [](const std::string& tag) {
+         return FusionAuthSigned(FusionAuthDeactivate(tag),
+                                 adapters::FusionAuthSignaturePayload(FusionAuthDeactivate(tag + "x")));
+       },
+       kUnauthorized},
+      {"fa_token_of_15_kib",
+       [](const std::string& tag) {
+         return FusionAuth(FusionAuthDeactivate(tag), {{"X-FusionAuth-Signature-JWT", std::string(15 * 1024, 'a')}});
+       },
+       kUnauthorized},
+      {"fa_token_header_a_json_bomb",
+       [](const std::string& tag) {
+         return FusionAuth(FusionAuthDeactivate(tag),
+                           {{"X-FusionAuth-Signature-JWT",
+                             Base64UrlEncode(std::string(5000, '[') + std::string(5000, ']')) + ".e30.AA"}});
+       },
+       kUnauthorized},
+      {"fa_event_id_over_256_bytes",
+       [](const std::string& tag) {
+         return FusionAuthSigned(FusionAuthDeactivate(tag, [&](json& b) { b["event"]["id"] = "fa-" + tag + std::string(257, 'x'); }));
+       },
+       kBadRequest},
+      {"fa_create_instant_year_10000",
+       [](const std::string& tag) {
+         return FusionAuthSigned(FusionAuthDeactivate(tag, [](json& b) { b["event"]["createInstant"] = 253402300800000; }));
+       },
+       kDeadLettered},
+      {"fa_create_instant_negative",
+       [](const std::string& tag) {
+         return FusionAuthSigned(FusionAuthDeactivate(tag, [](json& b) { b["event"]["createInstant"] = -1; }));
+       },
+       kDeadLettered},
+      {"fa_user_id_holding_nul",
+       [](const std::string& tag) {
+         return FusionAuthSigned(FusionAuthDeactivate(tag, [](json& b) { b["event"]["user"]["id"] = std::string("u\0v", 3); }));
+       },
+       kDeadLettered},
+      {"fa_roles_joined_over_256_bytes",
+       [](const std::string& tag) {
+         return FusionAuthSigned(FusionAuthDeactivate(tag, [](json& b) {
+           b["event"]["type"] = "user.registration.create";
+           b["event"]["applicationId"] = "app";
+           b["event"]["registration"] = {{"roles", {std::string(200, 'r'), std::string(100, 's')}}};
+         }));
+       },
+       kDeadLettered},
+      {"fa_group_list_without_members",
+       [](const std::string& tag) {
+         return FusionAuthSigned(FusionAuthDeactivate(tag, [](json& b) {
+           b["event"]["type"] = "group.member.update";
+           b["event"]["group"] = {{"id", "grp_hostile"}};
+         }));
+       },
+       kDeadLettered},
       // --- Operator API ----------------------------------------------------------------------
       {"operator_without_a_key", [](const std::string&) { return Operator(kSeedUser, {}); }, {.http = 401}},
       {"operator_key_without_the_scope",
