@@ -231,13 +231,26 @@ std::string FusionAuthSignaturePayload(std::string_view raw_body) {
   return json{{"request_body_sha256", Base64Encode(Sha256(raw_body))}}.dump();
 }
 
-FusionAuthAdapter::FusionAuthAdapter(FusionAuthAdapterOptions options) : options_(std::move(options)) {}
+FusionAuthAdapter::FusionAuthAdapter(FusionAuthAdapterOptions options)
+    : options_(std::move(options)), keys_(std::make_shared<const jwt::KeySet>(std::move(options_.keys))) {}
+
+void FusionAuthAdapter::ReplaceKeys(jwt::KeySet keys) {
+  auto replacement = std::make_shared<const jwt::KeySet>(std::move(keys));
+  absl::MutexLock lock(&mu_);
+  keys_ = std::move(replacement);
+}
+
+std::shared_ptr<const jwt::KeySet> FusionAuthAdapter::Keys() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return keys_;
+}
 
 absl::Status FusionAuthAdapter::VerifyAuthenticity(const HeaderLookup& headers, std::string_view raw_body,
                                                    TimePoint now) const {
   if (std::optional<std::string_view> token = headers(kSignatureHeader)) {
-    if (options_.keys.empty()) return absl::UnauthenticatedError("no FusionAuth signing key is configured");
-    absl::StatusOr<jwt::VerifiedJws> verified = jwt::VerifyCompactJws(*token, options_.keys, now, options_.leeway);
+    const std::shared_ptr<const jwt::KeySet> keys = Keys();
+    if (keys->empty()) return absl::UnauthenticatedError("no FusionAuth signing key is configured");
+    absl::StatusOr<jwt::VerifiedJws> verified = jwt::VerifyCompactJws(*token, *keys, now, options_.leeway);
     if (!verified.ok()) return verified.status();
     auto claim = verified->payload.find("request_body_sha256");
     if (claim == verified->payload.end() || !claim->is_string()) {

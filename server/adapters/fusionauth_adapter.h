@@ -44,15 +44,18 @@
 //    event a dead letter, names are shortened, an over-long email is left out. A required
 //    value that is missing or unusable gives OK with `dead_letter_reason` set and no events.
 //    Any other type: OK with `ignored = true`.
-// Never throws. Thread-safe (Decode is const).
+// Never throws. Thread-safe (Decode is const; ReplaceKeys may run beside it).
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "adapters/webhook_adapter.h"
 #include "common/time.h"
 #include "domain/events.h"
@@ -80,10 +83,17 @@ class FusionAuthAdapter final : public WebhookAdapter {
   absl::StatusOr<domain::ProviderEvent> Decode(const HeaderLookup& headers, std::string_view raw_body,
                                                TimePoint now) const override;
 
+  // Verifies from now on with `keys` (a changed public-keys file: key rotation without a
+  // restart). A delivery being verified keeps the keys it started with.
+  void ReplaceKeys(jwt::KeySet keys);
+
  private:
   absl::Status VerifyAuthenticity(const HeaderLookup& headers, std::string_view raw_body, TimePoint now) const;
+  std::shared_ptr<const jwt::KeySet> Keys() const;
 
-  FusionAuthAdapterOptions options_;
+  FusionAuthAdapterOptions options_;  // its `keys` moved into keys_
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const jwt::KeySet> keys_ ABSL_GUARDED_BY(mu_);
 };
 
 // The X-FusionAuth-Signature-JWT payload FusionAuth signs for `raw_body`:

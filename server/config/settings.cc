@@ -323,6 +323,10 @@ const std::vector<Spec>& Specs() {
        "FusionAuth webhook public keys (RS/PS/ES/EdDSA) by kid: a JWKS document (/.well-known/jwks.json) or "
        "the answer of /api/jwt/public-key ({\"publicKeys\": {kid: PEM}})",
        Text(&Settings::fusionauth_public_keys_file)},
+      {"fusionauth-keys-reload-seconds", "MM_FUSIONAUTH_KEYS_RELOAD_SECONDS", "10",
+       "how often the FusionAuth public-keys file is checked for a change, which is then loaded without a "
+       "restart (a file that does not load leaves the keys as they were); 0: read at start only",
+       Seconds(0, 3600, &Settings::fusionauth_keys_reload)},
       {"fusionauth-memberships", "MM_FUSIONAUTH_MEMBERSHIPS", "registrations,groups",
        "which FusionAuth relations are memberships: registrations (of applications), groups, or both",
        [](const std::string& v, Settings& s) -> absl::Status {

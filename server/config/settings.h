@@ -82,6 +82,7 @@ struct Settings {
   // FusionAuth webhooks (docs/design.md "FusionAuth webhooks").
   std::vector<std::string> fusionauth_hmac_secrets;  // `secret` or `kid:secret`
   std::string fusionauth_public_keys_file;
+  std::chrono::seconds fusionauth_keys_reload{10};  // 0: read at start only
   bool fusionauth_registrations = true;
   bool fusionauth_groups = true;
   bool fusionauth_allow_unsigned = false;

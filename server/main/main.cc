@@ -29,6 +29,7 @@
 #include "cache/change_hub.h"
 #include "cache/sequence_waiters.h"
 #include "cache/user_state_cache.h"
+#include "common/file_watcher.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
 #include "config/fusionauth_keys.h"
@@ -205,6 +206,22 @@ int Serve(const std::vector<std::string>& args) {
                                           .groups = settings.fusionauth_groups,
                                           .allow_unsigned = settings.fusionauth_allow_unsigned,
                                           .basic_auth = std::move(fusionauth_credentials->basic_auth)});
+  // Key rotation without a restart: a changed public-keys file is loaded (with the HMAC secrets of
+  // the start); one that does not load leaves the keys as they were.
+  std::optional<FileWatcher> fusionauth_keys_watcher;
+  if (!settings.fusionauth_public_keys_file.empty() && settings.fusionauth_keys_reload.count() > 0) {
+    fusionauth_keys_watcher.emplace(settings.fusionauth_public_keys_file, settings.fusionauth_keys_reload, [&] {
+      absl::StatusOr<config::FusionAuthWebhookCredentials> reloaded = config::LoadFusionAuthWebhookCredentials(settings);
+      if (!reloaded.ok()) {
+        log::Error("FusionAuth public keys file changed but does not load; the previous keys stay",
+                   {{"error", std::string(reloaded.status().message())}});
+        return;
+      }
+      const size_t count = reloaded->keys.public_key_count();
+      fusionauth.ReplaceKeys(std::move(reloaded->keys));
+      log::Info("FusionAuth public keys reloaded", {{"public_keys", std::to_string(count)}});
+    });
+  }
 
   store::PgEventStore event_store(settings.database_url);
   ingest::EventWriter writer(

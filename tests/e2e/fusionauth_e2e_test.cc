@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/util/time_util.h>
@@ -418,6 +420,7 @@ class FusionAuthKeysE2ETest : public SharedServiceTest {
                                                 {"MM_FUSIONAUTH_PUBLIC_KEYS_FILE", *dir_ + "/jwks.json"},
                                                 {"MM_FUSIONAUTH_ALLOW_UNSIGNED", "1"},
                                                 {"MM_FUSIONAUTH_BASIC_AUTH_FILE", *dir_ + "/basic"},
+                                                {"MM_FUSIONAUTH_KEYS_RELOAD_SECONDS", "1"},
                                                 {"MM_POLL_INTERVAL_MS", "100"}}})
                      .release();
     });
@@ -463,6 +466,37 @@ TEST_F(FusionAuthKeysE2ETest, EitherPublishedKeyVerifiesAndAnUnpublishedOneDoesN
   // The classic confusion: HS256 keyed with the public key's bytes.
   std::string jwks = ReadFile(*dir_ + "/jwks.json");
   EXPECT_EQ(Status(stranger, {{"X-FusionAuth-Signature-JWT", HmacToken(stranger.dump(), jwks, "rsa-kid")}}), 401);
+}
+
+TEST_F(FusionAuthKeysE2ETest, ARotatedKeysFileTakesEffectWithoutARestart) {
+  auto stranger_status = [&](const std::string& suffix) {
+    const json event = Event("fusionauth.user.reactivate.json", suffix, NowMillis());
+    return Status(event, {{"X-FusionAuth-Signature-JWT", SignWith(Key("stranger", jwt::Algorithm::kRS256), event.dump())}});
+  };
+  ASSERT_EQ(stranger_status("rotate-before"), 401);
+  // The new key is published: the file is replaced as a ConfigMap update does (rename over it).
+  json jwks = json::parse(ReadFile(*dir_ + "/jwks.json"));
+  absl::StatusOr<jwt::SigningKey> stranger = Key("stranger", jwt::Algorithm::kRS256);
+  ASSERT_TRUE(stranger.ok());
+  jwks["keys"].push_back(*jwt::PublicJwk(*stranger));
+  std::ofstream(*dir_ + "/jwks.next") << jwks.dump();
+  std::filesystem::rename(*dir_ + "/jwks.next", *dir_ + "/jwks.json");
+  int status = 0;
+  for (int i = 0; i < 100 && (status = stranger_status("rotate-" + std::to_string(i))) != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 200) << service_->Log();
+  EXPECT_NE(service_->Log().find("FusionAuth public keys reloaded"), std::string::npos);
+  // A file that does not load leaves the keys as they were.
+  std::ofstream(*dir_ + "/jwks.next") << "{\"keys\": [{\"kty\": \"RSA\"}]}";
+  std::filesystem::rename(*dir_ + "/jwks.next", *dir_ + "/jwks.json");
+  bool refused_logged = false;
+  for (int i = 0; i < 100 && !refused_logged; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    refused_logged = service_->Log().find("does not load; the previous keys stay") != std::string::npos;
+  }
+  EXPECT_TRUE(refused_logged) << service_->Log();
+  EXPECT_EQ(stranger_status("rotate-after-bad-file"), 200);
 }
 
 TEST_F(FusionAuthKeysE2ETest, MembershipctlSignsWithAPrivateKeyFile) {

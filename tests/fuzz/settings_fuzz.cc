@@ -4,7 +4,8 @@
 // and the round trip of the documented rule that every flag has an environment twin: the same
 // environment given as flags (their names read from SettingsHelp(), ahead of the arguments,
 // which win over it as flags win over the environment) parses to the same settings.
-// --huudis-secrets-file is left out: it reads the file it names.
+// --huudis-secrets-file and --fusionauth-hmac-secrets-file are left out: they read the file they
+// name.
 
 #include <chrono>
 #include <map>
@@ -41,7 +42,7 @@ void Put(std::string& out, const char* name, const mm::config::TlsFiles& v) {
 // Every field of Settings, as text, for comparing two of them (Settings has no operator==).
 std::string SettingsText(const Settings& s) {
   // A field added to Settings must be added here too (this size is x86-64 libstdc++'s).
-  static_assert(sizeof(Settings) == 912, "Settings changed: update SettingsText in tests/fuzz/settings_fuzz.cc");
+  static_assert(sizeof(Settings) == 1016, "Settings changed: update SettingsText in tests/fuzz/settings_fuzz.cc");
   std::string out;
   Put(out, "database_url", s.database_url);
   Put(out, "http_listen", s.http_listen);
@@ -87,6 +88,13 @@ std::string SettingsText(const Settings& s) {
   Put(out, "fusionauth_api_url", s.fusionauth_api_url);
   Put(out, "fusionauth_api_key_file", s.fusionauth_api_key_file);
   Put(out, "fusionauth_tenants", s.fusionauth_tenants);
+  Put(out, "fusionauth_hmac_secrets", s.fusionauth_hmac_secrets);
+  Put(out, "fusionauth_public_keys_file", s.fusionauth_public_keys_file);
+  Put(out, "fusionauth_keys_reload", s.fusionauth_keys_reload);
+  Put(out, "fusionauth_registrations", s.fusionauth_registrations);
+  Put(out, "fusionauth_groups", s.fusionauth_groups);
+  Put(out, "fusionauth_allow_unsigned", s.fusionauth_allow_unsigned);
+  Put(out, "fusionauth_basic_auth_file", s.fusionauth_basic_auth_file);
   Put(out, "fusionauth_recheck", s.fusionauth_recheck);
   Put(out, "source_ca_file", s.source_ca_file);
   Put(out, "source_connect_timeout", s.source_connect_timeout);
@@ -117,8 +125,17 @@ const std::map<std::string, std::string>& FlagOfEnv() {
   return flags;
 }
 
-constexpr std::string_view kFileReadingFlag = "--huudis-secrets-file";
-constexpr std::string_view kFileReadingEnv = "MM_HUUDIS_SECRETS_FILE";
+// Settings that read the file they name when parsed, as (flag, environment name).
+constexpr std::pair<std::string_view, std::string_view> kFileReading[] = {
+    {"--huudis-secrets-file", "MM_HUUDIS_SECRETS_FILE"},
+    {"--fusionauth-hmac-secrets-file", "MM_FUSIONAUTH_HMAC_SECRETS_FILE"},
+};
+bool ReadsAFile(std::string_view line) {
+  for (const auto& [flag, env] : kFileReading) {
+    if (line.starts_with(flag) || (line.starts_with(env) && line.substr(env.size()).starts_with("="))) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -130,11 +147,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto [line, after] = mm::fuzz::SplitFirst(rest, '\n');
     rest = after;
     const size_t eq = line.find('=');
+    if (ReadsAFile(line)) continue;
     if (line.starts_with("MM_") && eq != std::string_view::npos) {
       // An environment value ends at a NUL, as it does in a real environment.
       const std::string_view value = line.substr(eq + 1);
-      if (line.substr(0, eq) != kFileReadingEnv) env[std::string(line.substr(0, eq))] = value.substr(0, value.find('\0'));
-    } else if (!line.starts_with(kFileReadingFlag)) {
+      env[std::string(line.substr(0, eq))] = value.substr(0, value.find('\0'));
+    } else {
       args.emplace_back(line);
     }
   }
