@@ -241,7 +241,7 @@ std::optional<SignedDelivery> SignAsFusionAuth(const Args& args, const std::stri
     std::cerr << "membershipctl: " << key.status().message() << "\n";
     return std::nullopt;
   }
-  absl::StatusOr<std::string> token = jwt::SignCompactJws(*key, adapters::FusionAuthSignaturePayload(body));
+  absl::StatusOr<std::string> token = adapters::MakeFusionAuthSignatureHeader(*key, body);
   if (!token.ok()) {
     std::cerr << "membershipctl: " << token.status().message() << "\n";
     return std::nullopt;

@@ -231,6 +231,10 @@ std::string FusionAuthSignaturePayload(std::string_view raw_body) {
   return json{{"request_body_sha256", Base64Encode(Sha256(raw_body))}}.dump();
 }
 
+absl::StatusOr<std::string> MakeFusionAuthSignatureHeader(const jwt::SigningKey& key, std::string_view raw_body) {
+  return jwt::SignCompactJws(key, FusionAuthSignaturePayload(raw_body));
+}
+
 FusionAuthAdapter::FusionAuthAdapter(FusionAuthAdapterOptions options)
     : options_(std::move(options)), keys_(std::make_shared<const jwt::KeySet>(std::move(options_.keys))) {}
 

@@ -59,6 +59,7 @@
 #include "adapters/webhook_adapter.h"
 #include "common/time.h"
 #include "domain/events.h"
+#include "jwt/jws.h"
 #include "jwt/key_set.h"
 
 namespace mm::adapters {
@@ -99,5 +100,9 @@ class FusionAuthAdapter final : public WebhookAdapter {
 // The X-FusionAuth-Signature-JWT payload FusionAuth signs for `raw_body`:
 // {"request_body_sha256": base64(SHA-256(raw_body))}.
 std::string FusionAuthSignaturePayload(std::string_view raw_body);
+
+// The X-FusionAuth-Signature-JWT value FusionAuth sends with `raw_body` when it signs with `key`
+// (for membershipctl, tests and benchmarks).
+absl::StatusOr<std::string> MakeFusionAuthSignatureHeader(const jwt::SigningKey& key, std::string_view raw_body);
 
 }  // namespace mm::adapters

@@ -1,22 +1,35 @@
 #include "common/crypto.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 
 namespace mm {
 
-std::string HmacSha256(std::string_view key, std::string_view message) {
+std::string HmacSha(ShaBits bits, std::string_view key, std::string_view message) {
+  const EVP_MD* digest = bits == ShaBits::k256 ? EVP_sha256() : bits == ShaBits::k384 ? EVP_sha384() : EVP_sha512();
+  if (key.size() > static_cast<size_t>(std::numeric_limits<int>::max())) return "";
+  static constexpr unsigned char kNoKey = 0;  // HMAC() takes a NULL key to mean "no key": never pass one
+  const unsigned char* key_bytes = key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int out_len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &out_len);
+  if (HMAC(digest, key_bytes, static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+           message.size(), out, &out_len) == nullptr) {
+    ERR_clear_error();
+    return "";
+  }
   return std::string(reinterpret_cast<char*>(out), out_len);
+}
+
+std::string HmacSha256(std::string_view key, std::string_view message) {
+  return HmacSha(ShaBits::k256, key, message);
 }
 
 std::string Sha256(std::string_view data) {

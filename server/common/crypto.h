@@ -8,7 +8,12 @@
 
 namespace mm {
 
-// Raw 32-byte HMAC-SHA256 of `message` keyed with `key`.
+// The SHA-2 hashes HMACs are made with here.
+enum class ShaBits { k256, k384, k512 };
+// Raw HMAC-SHA-256/384/512 (32/48/64 bytes) of `message` keyed with `key` (an empty key is a key
+// of no bytes, as RFC 2104 has it); "" only if OpenSSL fails.
+std::string HmacSha(ShaBits bits, std::string_view key, std::string_view message);
+// HmacSha(ShaBits::k256, ...).
 std::string HmacSha256(std::string_view key, std::string_view message);
 // Raw 32-byte SHA-256 digest.
 std::string Sha256(std::string_view data);

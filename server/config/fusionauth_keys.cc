@@ -4,10 +4,10 @@
 
 namespace mm::config {
 
-absl::StatusOr<FusionAuthWebhookCredentials> LoadFusionAuthWebhookCredentials(const Settings& settings) {
-  FusionAuthWebhookCredentials out;
+absl::StatusOr<jwt::KeySet> LoadFusionAuthKeys(const Settings& settings) {
+  jwt::KeySet keys;
   for (const std::string& entry : settings.fusionauth_hmac_secrets) {
-    if (absl::Status status = out.keys.AddHmacSecretEntry(entry); !status.ok()) {
+    if (absl::Status status = keys.AddHmacSecretEntry(entry); !status.ok()) {
       // The message names the problem, never the secret.
       return absl::InvalidArgumentError(absl::StrCat("invalid MM_FUSIONAUTH_HMAC_SECRETS: ", status.message()));
     }
@@ -16,11 +16,19 @@ absl::StatusOr<FusionAuthWebhookCredentials> LoadFusionAuthWebhookCredentials(co
     absl::StatusOr<std::string> document =
         ReadSettingFile(settings.fusionauth_public_keys_file, "MM_FUSIONAUTH_PUBLIC_KEYS_FILE");
     if (!document.ok()) return document.status();
-    if (absl::Status status = out.keys.AddPublicKeys(*document); !status.ok()) {
+    if (absl::Status status = keys.AddPublicKeys(*document); !status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("invalid MM_FUSIONAUTH_PUBLIC_KEYS_FILE ",
                                                      settings.fusionauth_public_keys_file, ": ", status.message()));
     }
   }
+  return keys;
+}
+
+absl::StatusOr<FusionAuthWebhookCredentials> LoadFusionAuthWebhookCredentials(const Settings& settings) {
+  absl::StatusOr<jwt::KeySet> keys = LoadFusionAuthKeys(settings);
+  if (!keys.ok()) return keys.status();
+  FusionAuthWebhookCredentials out;
+  out.keys = *std::move(keys);
   if (!settings.fusionauth_basic_auth_file.empty()) {
     absl::StatusOr<std::string> text =
         ReadSettingFile(settings.fusionauth_basic_auth_file, "MM_FUSIONAUTH_BASIC_AUTH_FILE");

@@ -20,4 +20,8 @@ struct FusionAuthWebhookCredentials {
 // unusable public-keys file, a Basic credentials file that is unreadable or not `user:password`.
 absl::StatusOr<FusionAuthWebhookCredentials> LoadFusionAuthWebhookCredentials(const Settings& settings);
 
+// Only the keys (HMAC secrets and the public-keys file read now), as the credentials above have
+// them: for loading a changed public-keys file.
+absl::StatusOr<jwt::KeySet> LoadFusionAuthKeys(const Settings& settings);
+
 }  // namespace mm::config

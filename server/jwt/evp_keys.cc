@@ -384,17 +384,16 @@ absl::StatusOr<json> PublicJwk(EVP_PKEY* key, KeyType type, std::string_view kid
 }
 
 std::string Hmac(Algorithm alg, std::string_view secret, std::string_view message) {
-  if (KeyTypeFor(alg) != KeyType::kHmacSecret || secret.size() > INT_MAX) return "";
-  ErrorQueueMark mark;
-  static constexpr unsigned char kNoKey = 0;  // HMAC() takes a NULL key to mean "no key": never pass one
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int out_len = 0;
-  const unsigned char* key = secret.empty() ? &kNoKey : Bytes(secret);
-  if (HMAC(Digest(alg), key, static_cast<int>(secret.size()), Bytes(message), message.size(), out, &out_len) ==
-      nullptr) {
-    return "";
+  switch (alg) {
+    case Algorithm::kHS256:
+      return HmacSha(ShaBits::k256, secret, message);
+    case Algorithm::kHS384:
+      return HmacSha(ShaBits::k384, secret, message);
+    case Algorithm::kHS512:
+      return HmacSha(ShaBits::k512, secret, message);
+    default:
+      return "";
   }
-  return std::string(reinterpret_cast<char*>(out), out_len);
 }
 
 bool VerifySignature(Algorithm alg, EVP_PKEY* key, std::string_view input, std::string_view signature) {

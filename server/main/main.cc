@@ -211,14 +211,14 @@ int Serve(const std::vector<std::string>& args) {
   std::optional<FileWatcher> fusionauth_keys_watcher;
   if (!settings.fusionauth_public_keys_file.empty() && settings.fusionauth_keys_reload.count() > 0) {
     fusionauth_keys_watcher.emplace(settings.fusionauth_public_keys_file, settings.fusionauth_keys_reload, [&] {
-      absl::StatusOr<config::FusionAuthWebhookCredentials> reloaded = config::LoadFusionAuthWebhookCredentials(settings);
+      absl::StatusOr<jwt::KeySet> reloaded = config::LoadFusionAuthKeys(settings);
       if (!reloaded.ok()) {
         log::Error("FusionAuth public keys file changed but does not load; the previous keys stay",
                    {{"error", std::string(reloaded.status().message())}});
         return;
       }
-      const size_t count = reloaded->keys.public_key_count();
-      fusionauth.ReplaceKeys(std::move(reloaded->keys));
+      const size_t count = reloaded->public_key_count();
+      fusionauth.ReplaceKeys(*std::move(reloaded));
       log::Info("FusionAuth public keys reloaded", {{"public_keys", std::to_string(count)}});
     });
   }

@@ -37,7 +37,7 @@ const TimePoint kNow = FromUnixMillis(1790000000000);
 std::string Sign(std::string_view body, const std::string& secret = kSecret, jwt::Algorithm alg = jwt::Algorithm::kHS256) {
   absl::StatusOr<jwt::SigningKey> key = jwt::SigningKey::Hmac(alg, "test-kid", secret);
   EXPECT_TRUE(key.ok()) << key.status();
-  absl::StatusOr<std::string> token = jwt::SignCompactJws(*key, FusionAuthSignaturePayload(body));
+  absl::StatusOr<std::string> token = MakeFusionAuthSignatureHeader(*key, body);
   EXPECT_TRUE(token.ok()) << token.status();
   return token.ok() ? *token : "";
 }

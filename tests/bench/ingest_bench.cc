@@ -366,9 +366,8 @@ std::string SignedRequest(const Webhook& w, int64_t unix_seconds, int port, uint
 std::string FusionAuthBody(const Webhook& w, size_t index) {
   const ordered_json huudis = ordered_json::parse(w.body);
   const ordered_json& d = huudis["data"];
-  const int64_t at = ParseRfc3339(huudis["createdAt"].get<std::string>()).has_value()
-                         ? ToUnixMicros(*ParseRfc3339(huudis["createdAt"].get<std::string>())) / 1000
-                         : NowMillis();
+  const std::optional<TimePoint> created = ParseRfc3339(huudis["createdAt"].get<std::string>());
+  const int64_t at = created ? ToUnixMicros(*created) / 1000 : NowMillis();
   char id[40];
   std::snprintf(id, sizeof id, "%08zx-0000-4000-8000-%012zx", index >> 32, index & 0xffffffffffff);
   ordered_json e{{"createInstant", at}, {"id", id}, {"tenantId", "29b8006d-fbbc-45b7-86e8-90d91b0e7131"}};
@@ -404,7 +403,7 @@ FusionAuthStream SignFusionAuth(std::string label, const std::vector<std::string
   std::atomic<bool> failed{false};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < stream.bodies.size();) {
-      absl::StatusOr<std::string> token = jwt::SignCompactJws(key, adapters::FusionAuthSignaturePayload(stream.bodies[i]));
+      absl::StatusOr<std::string> token = adapters::MakeFusionAuthSignatureHeader(key, stream.bodies[i]);
       if (!token.ok()) {
         failed = true;
         return;

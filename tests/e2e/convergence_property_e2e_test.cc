@@ -217,7 +217,7 @@ TEST(ConvergencePropertyE2ETest, ShuffledDuplicatedConcurrentDeliveryConvergesTo
     int64_t t = NowSeconds();
     if (history.fusionauth[i]) {
       absl::StatusOr<std::string> token =
-          jwt::SignCompactJws(*fusionauth_key, adapters::FusionAuthSignaturePayload(body));
+          adapters::MakeFusionAuthSignatureHeader(*fusionauth_key, body);
       ASSERT_TRUE(token.ok());
       signatures.emplace_back(adapters::FusionAuthAdapter::kSignatureHeader, *token);
     } else {

@@ -67,7 +67,7 @@ std::string App(const std::string& suffix) { return std::string(kApp) + "-" + su
 
 std::string SignWith(const absl::StatusOr<jwt::SigningKey>& key, const std::string& body) {
   EXPECT_TRUE(key.ok()) << key.status();
-  absl::StatusOr<std::string> token = jwt::SignCompactJws(*key, adapters::FusionAuthSignaturePayload(body));
+  absl::StatusOr<std::string> token = adapters::MakeFusionAuthSignatureHeader(*key, body);
   EXPECT_TRUE(token.ok()) << token.status();
   return token.ok() ? *token : "";
 }

@@ -609,7 +609,7 @@ void DeliverFusionAuthDeactivate(Mirror& mirror, const std::string& user_id, con
   const std::string text = body.dump();
   absl::StatusOr<jwt::SigningKey> key = jwt::SigningKey::Hmac(jwt::Algorithm::kHS256, "", kFusionAuthSecret);
   ASSERT_TRUE(key.ok());
-  absl::StatusOr<std::string> token = jwt::SignCompactJws(*key, adapters::FusionAuthSignaturePayload(text));
+  absl::StatusOr<std::string> token = adapters::MakeFusionAuthSignatureHeader(*key, text);
   ASSERT_TRUE(token.ok());
   auto reply = client::HttpRequest("POST", mirror.process().http_url() + "/webhooks/fusionauth",
                                    {{"Content-Type", "application/json"}, {"X-FusionAuth-Signature-JWT", *token}}, text);

@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!k.ok()) __builtin_trap();
     return new mm::jwt::SigningKey(*std::move(k));
   }();
-  absl::StatusOr<std::string> token = mm::jwt::SignCompactJws(*key, mm::adapters::FusionAuthSignaturePayload(input));
+  absl::StatusOr<std::string> token = mm::adapters::MakeFusionAuthSignatureHeader(*key, input);
   MM_FUZZ_CHECK(token.ok());
   auto signed_headers = [&](std::string_view name) -> std::optional<std::string_view> {
     if (name == FusionAuthAdapter::kSignatureHeader) return *token;
