@@ -36,7 +36,14 @@ class FileWatcherTest : public ::testing::Test {
     Write(path_, "first");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  static void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+  // Whole at once (written beside, renamed over): an in-place write is a truncation and then the
+  // text, which a poll may see as two changes (each loaded, the first failing and keeping the
+  // old keys) — so under load a test counting callbacks would count two.
+  static void Write(const std::string& path, const std::string& text) {
+    const std::string partial = path + ".partial";
+    std::ofstream(partial) << text;
+    std::filesystem::rename(partial, path);
+  }
 
   std::filesystem::path dir_;
   std::string path_;
