@@ -98,4 +98,19 @@ grpc::Status MembershipClient::ListSources(const v1::ListSourcesRequest& request
   return Call(*admin_, &v1::AdminService::Stub::ListSources, request, response);
 }
 
+grpc::Status MembershipClient::ListDeadLetters(const v1::ListDeadLettersRequest& request,
+                                               v1::ListDeadLettersResponse* response) const {
+  return Call(*admin_, &v1::AdminService::Stub::ListDeadLetters, request, response);
+}
+
+grpc::Status MembershipClient::ReplayDeadLetters(const v1::ReplayDeadLettersRequest& request,
+                                                 v1::ReplayDeadLettersResponse* response) const {
+  return Call(*admin_, &v1::AdminService::Stub::ReplayDeadLetters, request, response);
+}
+
+grpc::Status MembershipClient::ListUserEvents(const v1::ListUserEventsRequest& request,
+                                              v1::ListUserEventsResponse* response) const {
+  return Call(*admin_, &v1::AdminService::Stub::ListUserEvents, request, response);
+}
+
 }  // namespace mm::client

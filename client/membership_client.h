@@ -47,6 +47,12 @@ class MembershipClient {
                               membership::v1::ListSeatCountsResponse* response) const;
   grpc::Status ListSources(const membership::v1::ListSourcesRequest& request,
                            membership::v1::ListSourcesResponse* response) const;
+  grpc::Status ListDeadLetters(const membership::v1::ListDeadLettersRequest& request,
+                               membership::v1::ListDeadLettersResponse* response) const;
+  grpc::Status ReplayDeadLetters(const membership::v1::ReplayDeadLettersRequest& request,
+                                 membership::v1::ReplayDeadLettersResponse* response) const;
+  grpc::Status ListUserEvents(const membership::v1::ListUserEventsRequest& request,
+                              membership::v1::ListUserEventsResponse* response) const;
 
   // The JSON service config with the retry policy (exposed for tests and docs).
   static std::string ServiceConfigJson();

@@ -45,7 +45,9 @@ struct Args {
 };
 
 // Flags that take no value.
-bool IsSwitch(const std::string& name) { return name == "json" || name == "help" || name == "all"; }
+bool IsSwitch(const std::string& name) {
+  return name == "json" || name == "help" || name == "all" || name == "dry-run" || name == "pending";
+}
 
 bool Parse(const std::vector<std::string>& raw, Args& out, std::string& error) {
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -536,6 +538,110 @@ int Sources(const Args& args) {
   return kOk;
 }
 
+void PrintDeadLetter(const v1::DeadLetter& d) {
+  std::cout << d.provider() << "\t" << d.event_id() << "\t" << d.event_type() << "\t"
+            << Time(d.received_at(), d.has_received_at()) << "\t" << d.reason() << "\n";
+  if (d.replay_attempts() > 0) {
+    std::cout << "  replayed " << d.replay_attempts() << "x, last " << Time(d.replayed_at(), d.has_replayed_at())
+              << ": " << d.replay_outcome() << (d.replay_reason().empty() ? "" : " (" + d.replay_reason() + ")")
+              << "\n";
+  }
+}
+
+int DeadLetters(const Args& args) {
+  const std::string verb = args.positional.empty() ? "" : args.positional[0];
+  if (args.Has("help") || (verb != "list" && verb != "replay") || (verb == "list" && args.positional.size() != 1)) {
+    return Help(args, (std::string(
+                           "usage: membershipctl dead-letters list [--provider P] [--reason TEXT] [--pending]\n"
+                           "       membershipctl dead-letters replay EVENT_ID... [--provider P] [--dry-run]\n"
+                           "       membershipctl dead-letters replay --reason TEXT [--provider P] [--dry-run] [--all]\n"
+                           "  Authentic events the mirror stored but could not apply (AdminService, scope admin):\n"
+                           "  list prints PROVIDER EVENT_ID TYPE RECEIVED_AT REASON, oldest first, and what\n"
+                           "  replays did; --pending only those not yet applied. replay runs stored bodies\n"
+                           "  through today's rules: by ids (at most 100), or by filter, 100 pending letters a\n"
+                           "  page (--all: every page). --dry-run says what would happen and writes nothing.\n"
+                           "  A letter is never deleted; one that applies is not replayed again.\n") +
+                       kPagingHelp).c_str());
+  }
+  auto client = Client(args);
+  int page_size = std::stoi(args.Get("page-size", nullptr, "0"));
+  if (verb == "list") {
+    return Paged<v1::ListDeadLettersResponse>(
+        args,
+        [&](const std::string& token, v1::ListDeadLettersResponse* page) {
+          v1::ListDeadLettersRequest request;
+          request.set_provider(args.Get("provider", nullptr, ""));
+          request.set_reason(args.Get("reason", nullptr, ""));
+          request.set_pending_only(args.Has("pending"));
+          request.set_page_size(page_size);
+          request.set_page_token(token);
+          return client.ListDeadLetters(request, page);
+        },
+        [](const v1::ListDeadLettersResponse& page) {
+          if (page.dead_letters().empty()) std::cout << "no dead letters\n";
+          for (const auto& d : page.dead_letters()) PrintDeadLetter(d);
+        });
+  }
+  const std::vector<std::string> ids(args.positional.begin() + 1, args.positional.end());
+  if (ids.empty() && !args.Has("reason") && !args.Has("provider")) {
+    std::cerr << "membershipctl: name event ids, or a --reason or --provider filter\n";
+    return kUsage;
+  }
+  int applied = 0, failed = 0;
+  const int code = Paged<v1::ReplayDeadLettersResponse>(
+      args,
+      [&](const std::string& token, v1::ReplayDeadLettersResponse* page) {
+        v1::ReplayDeadLettersRequest request;
+        for (const std::string& id : ids) request.add_event_ids(id);
+        request.set_provider(args.Get("provider", nullptr, ""));
+        request.set_reason(args.Get("reason", nullptr, ""));
+        request.set_dry_run(args.Has("dry-run"));
+        request.set_page_size(page_size);
+        request.set_page_token(token);
+        return client.ReplayDeadLetters(request, page);
+      },
+      [&](const v1::ReplayDeadLettersResponse& page) {
+        for (const auto& r : page.results()) {
+          std::cout << r.provider() << "\t" << r.event_id() << "\t" << r.outcome()
+                    << (r.reason().empty() ? "" : "\t" + r.reason()) << "\n";
+          (r.outcome() == "dead_lettered" ? failed : applied) += 1;
+        }
+        if (page.results().empty()) std::cout << "no dead letters to replay\n";
+        if (page.dry_run()) std::cout << "(dry run: nothing written)\n";
+      });
+  if (code != kOk) return code;
+  return failed > 0 ? kNo : kOk;
+}
+
+int History(const Args& args) {
+  if (args.Has("help") || args.positional.size() != 1) {
+    return Help(args, (std::string("usage: membershipctl history USER_ID\n"
+                                   "  Every stored event that named the user, oldest fact first:\n"
+                                   "  FACT_TIME PROVIDER EVENT_ID TYPE OUTCOME [REASON] (AdminService.ListUserEvents,\n"
+                                   "  scope admin). Events stored before migration 0003 are not listed.\n") +
+                       kPagingHelp).c_str());
+  }
+  auto client = Client(args);
+  int page_size = std::stoi(args.Get("page-size", nullptr, "0"));
+  return Paged<v1::ListUserEventsResponse>(
+      args,
+      [&](const std::string& token, v1::ListUserEventsResponse* page) {
+        v1::ListUserEventsRequest request;
+        request.set_user_id(args.positional[0]);
+        request.set_page_size(page_size);
+        request.set_page_token(token);
+        return client.ListUserEvents(request, page);
+      },
+      [](const v1::ListUserEventsResponse& page) {
+        if (page.events().empty()) std::cout << "no stored events name this user\n";
+        for (const auto& e : page.events()) {
+          std::cout << Time(e.fact_time(), e.has_fact_time()) << "\t" << e.provider() << "\t" << e.event_id() << "\t"
+                    << e.event_type() << "\t" << e.outcome()
+                    << (e.dead_letter_reason().empty() ? "" : "\t" + e.dead_letter_reason()) << "\n";
+        }
+      });
+}
+
 struct Command {
   const char* name;
   const char* summary;
@@ -554,6 +660,8 @@ const std::vector<Command>& Commands() {
       {"enable", "enable a user again (operator API)", [](const Args& a) { return OperatorAction(a, "enable"); }},
       {"send-webhook", "sign a JSON file as Huudis does and POST it", SendWebhook},
       {"sources", "pull sources: status, lag, drift (AdminService.ListSources)", Sources},
+      {"dead-letters", "list or replay events that could not be applied (AdminService)", DeadLetters},
+      {"history", "every stored event that named a user (AdminService.ListUserEvents)", History},
   };
   return commands;
 }

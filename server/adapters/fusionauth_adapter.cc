@@ -278,7 +278,10 @@ absl::Status FusionAuthAdapter::VerifyAuthenticity(const HeaderLookup& headers, 
 absl::StatusOr<ProviderEvent> FusionAuthAdapter::Decode(const HeaderLookup& headers, std::string_view raw_body,
                                                         TimePoint now) const {
   if (absl::Status status = VerifyAuthenticity(headers, raw_body, now); !status.ok()) return status;
+  return DecodeVerified(raw_body, now);
+}
 
+absl::StatusOr<ProviderEvent> FusionAuthAdapter::DecodeVerified(std::string_view raw_body, TimePoint now) const {
   absl::StatusOr<json> doc = ParseJsonObjectBody(raw_body);
   if (!doc.ok()) return doc.status();
   std::optional<std::string> problem;
@@ -329,6 +332,7 @@ absl::StatusOr<ProviderEvent> FusionAuthAdapter::Decode(const HeaderLookup& head
       break;
   }
   if (reason) {
+    for (NormalizedEvent& n : pe.events) pe.named_users.push_back(std::move(n.user_id));
     pe.events.clear();
     pe.dead_letter_reason = std::move(reason);
   }

@@ -263,7 +263,10 @@ absl::StatusOr<ProviderEvent> HuudisAdapter::Decode(const HeaderLookup& headers,
                                                     std::string_view raw_body,
                                                     TimePoint now) const {
   if (absl::Status status = VerifySignature(headers, raw_body, now); !status.ok()) return status;
+  return DecodeVerified(raw_body, now);
+}
 
+absl::StatusOr<ProviderEvent> HuudisAdapter::DecodeVerified(std::string_view raw_body, TimePoint now) const {
   absl::StatusOr<json> parsed = ParseJsonObjectBody(raw_body);
   if (!parsed.ok()) return parsed.status();
   const json& envelope = *parsed;
@@ -296,6 +299,7 @@ absl::StatusOr<ProviderEvent> HuudisAdapter::Decode(const HeaderLookup& headers,
   auto data = envelope.find("data");
   if (auto reason = MapData(*mapping, data == envelope.end() ? nullptr : &*data, "data.", event.fact_time, normalized)) {
     event.dead_letter_reason = std::move(reason);
+    if (!normalized.user_id.empty()) event.named_users.push_back(std::move(normalized.user_id));
   } else {
     event.events.push_back(std::move(normalized));
   }

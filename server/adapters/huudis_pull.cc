@@ -114,6 +114,16 @@ HuudisAuditEntry DecodeEntry(const json& entry, std::string_view workspace, Time
 
 }  // namespace
 
+absl::StatusOr<HuudisAuditEntry> DecodeHuudisAuditEntry(std::string_view entry, std::string_view workspace,
+                                                        TimePoint now) {
+  absl::StatusOr<json> doc = Parse(entry);
+  if (!doc.ok()) return doc.status();
+  bool usable = false;
+  HuudisAuditEntry decoded = DecodeEntry(*doc, workspace, now, usable);
+  if (!usable) return absl::InvalidArgumentError("not an audit entry with an id");
+  return decoded;
+}
+
 absl::StatusOr<HuudisAuditPage> DecodeHuudisAuditPage(std::string_view body, std::string_view workspace,
                                                        TimePoint now) {
   absl::StatusOr<json> doc = Parse(body);

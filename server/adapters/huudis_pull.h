@@ -46,6 +46,11 @@ struct HuudisAuditPage {
 absl::StatusOr<HuudisAuditPage> DecodeHuudisAuditPage(std::string_view body, std::string_view workspace,
                                                        TimePoint now);
 
+// One stored entry (the raw body of an event DecodeHuudisAuditPage made) decoded again with
+// today's rules: a stored dead letter's replay. INVALID_ARGUMENT if it is not an entry.
+absl::StatusOr<HuudisAuditEntry> DecodeHuudisAuditEntry(std::string_view entry, std::string_view workspace,
+                                                        TimePoint now);
+
 // GET /v1/iam/users: {id, email, name, role, joinedAt, ...}.
 struct HuudisMembersPage {
   std::vector<domain::ListedMember> members;

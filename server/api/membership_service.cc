@@ -8,18 +8,6 @@ namespace {
 
 namespace v1 = membership::v1;
 
-// Checks page_size and page_token; on success fills `limit` and `after`.
-grpc::Status ReadPaging(int32_t page_size, const std::string& page_token, const std::string& query,
-                        int& limit, std::string& after) {
-  auto size = PageSize(page_size);
-  if (!size.ok()) return ToGrpcStatus(size.status());
-  auto key = ReadPageToken(page_token, query);
-  if (!key.ok()) return ToGrpcStatus(key.status());
-  limit = *size;
-  after = *key;
-  return grpc::Status::OK;
-}
-
 // Runs a paged membership query and fills `out` (a repeated Membership) and the next token.
 template <typename Repeated>
 grpc::Status FillPage(const absl::StatusOr<store::Page<store::MembershipView>>& page, Repeated* out,

@@ -1,5 +1,7 @@
 #include "api/rpc_support.h"
 
+#include "api/page_token.h"
+
 namespace mm::api {
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   // absl::StatusCode values are the gRPC codes.
@@ -83,6 +85,17 @@ absl::StatusOr<int> PageSize(int32_t requested) {
     return absl::InvalidArgumentError("page_size must be 0 (default 100) to 1000");
   }
   return requested;
+}
+
+grpc::Status ReadPaging(int32_t page_size, const std::string& page_token, const std::string& query, int& limit,
+                        std::string& after) {
+  auto size = PageSize(page_size);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  auto key = ReadPageToken(page_token, query);
+  if (!key.ok()) return ToGrpcStatus(key.status());
+  limit = *size;
+  after = *key;
+  return grpc::Status::OK;
 }
 
 }  // namespace mm::api

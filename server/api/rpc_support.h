@@ -54,5 +54,9 @@ class UnaryCall {
 
 // Page size rules of DESIGN §4: 0 means 100; 1..1000; anything else INVALID_ARGUMENT.
 absl::StatusOr<int> PageSize(int32_t requested);
+// Checks page_size (PageSize) and page_token (api/page_token.h, bound to `query`); on success
+// fills `limit` and `after` (the last key of the previous page, "" for the first).
+grpc::Status ReadPaging(int32_t page_size, const std::string& page_token, const std::string& query, int& limit,
+                        std::string& after);
 
 }  // namespace mm::api

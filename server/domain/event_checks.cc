@@ -119,6 +119,22 @@ std::optional<std::string> CheckValues(const NormalizedEvent& e) {
   return std::nullopt;
 }
 
+namespace {
+
+// ProviderEvent::named_users: the adapter's and the facts' user ids that can be stored, each once.
+void NameUsers(ProviderEvent& event) {
+  std::vector<std::string> names = std::move(event.named_users);
+  for (const NormalizedEvent& n : event.events) {
+    if (!n.user_id.empty()) names.push_back(n.user_id);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::erase_if(names, [](const std::string& id) { return id.empty() || CheckId("user id", id).has_value(); });
+  event.named_users = std::move(names);
+}
+
+}  // namespace
+
 absl::StatusOr<Prepared> PrepareForStore(ProviderEvent& event, std::chrono::seconds max_skew) {
   Prepared prepared;
   prepared.clamped = ClampFutureFactTimes(event, max_skew);
@@ -135,6 +151,7 @@ absl::StatusOr<Prepared> PrepareForStore(ProviderEvent& event, std::chrono::seco
     event.fact_time = event.received_at;
   }
   for (size_t i = 0; i < event.events.size() && !problem; ++i) problem = CheckValues(event.events[i]);
+  NameUsers(event);
   if (problem) {
     event.events.clear();
     event.ignored = false;

@@ -61,6 +61,8 @@ std::optional<std::string> CheckValues(const NormalizedEvent& event);
 //    (its events dropped, the reason set; an unrepresentable event time replaced by the
 //    receive time so that the letter itself can be stored; for an ignored event, whose time
 //    decides nothing, that replacement is all).
+// 4. named_users becomes the storable user ids of the adapter's list and of the facts (before
+//    a dead letter drops them), each once.
 // Every event this accepts can be stored and its records read back (the change-log invariant).
 struct Prepared {
   int clamped = 0;             // fact times taken as the receive time

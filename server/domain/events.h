@@ -73,6 +73,20 @@ struct ProviderEvent {
   // Authentic event of a known type we could not use: stored with this reason in the
   // dead-letter table, answered "dead_lettered", replayable.
   std::optional<std::string> dead_letter_reason;
+
+  // The pull source and scope that yielded it ("" for webhooks and operator actions; the writer
+  // sets them from a page's checkpoint). Kept with a dead letter, so that a replay decodes the
+  // body as it was decoded first (a Huudis audit entry may leave its workspace implied).
+  std::string source;
+  std::string scope;
+  // Users the event names, for AdminService.ListUserEvents. Adapters may set those of an event
+  // they dead-letter (its facts are not kept); domain::PrepareForStore adds those of its facts
+  // and keeps only ids that can be stored, each once.
+  std::vector<std::string> named_users;
+  // A stored dead letter applied again (AdminService.ReplayDeadLetters): its (provider,
+  // event_id) is stored with outcome dead_lettered, and applying it updates that row and marks
+  // the letter instead of being a duplicate. A letter already replayed is a duplicate.
+  bool replay = false;
 };
 
 // What happened to one ProviderEvent (the webhook answer's "status").

@@ -9,14 +9,10 @@ constexpr std::array<std::string_view, 7> kDriftNames = {"member_added", "member
                                                           "user_added",   "user_disabled",  "user_enabled",
                                                           "user_deleted"};
 
-Correction Make(DriftKind kind, EventKind event_kind, const std::string& account_id, const std::string& user_id,
-                TimePoint fact_time) {
+Correction Make(DriftKind kind, const std::string& account_id, const std::string& user_id, TimePoint fact_time) {
   Correction c;
   c.kind = kind;
-  c.event.kind = event_kind;
-  c.event.user_id = user_id;
-  c.event.account_id = account_id;
-  c.event.fact_time = fact_time;
+  c.event = CorrectionFact(kind, account_id, user_id, fact_time);
   c.key = std::string(DriftKindName(kind)).append(":");
   if (!account_id.empty()) c.key.append(account_id).append(":");
   c.key.append(user_id);
@@ -26,6 +22,28 @@ Correction Make(DriftKind kind, EventKind event_kind, const std::string& account
 }  // namespace
 
 std::string_view DriftKindName(DriftKind kind) { return kDriftNames[static_cast<size_t>(kind)]; }
+
+std::optional<DriftKind> ParseDriftKind(std::string_view name) {
+  for (size_t i = 0; i < kDriftNames.size(); ++i) {
+    if (kDriftNames[i] == name) return static_cast<DriftKind>(i);
+  }
+  return std::nullopt;
+}
+
+NormalizedEvent CorrectionFact(DriftKind kind, const std::string& account_id, const std::string& user_id,
+                               TimePoint fact_time) {
+  static constexpr std::array<EventKind, 7> kKinds = {
+      EventKind::kMemberAdded,  EventKind::kMemberRemoved, EventKind::kMemberRoleChanged, EventKind::kUserCreated,
+      EventKind::kUserDisabled, EventKind::kUserEnabled,   EventKind::kUserDeleted};
+  NormalizedEvent n;
+  n.kind = kKinds[static_cast<size_t>(kind)];
+  n.user_id = user_id;
+  n.account_id = account_id;
+  n.fact_time = fact_time;
+  if (kind == DriftKind::kMemberAdded) n.added_via = "reconcile";
+  if (kind == DriftKind::kUserDisabled) n.reason = "reconcile";
+  return n;
+}
 
 std::vector<Correction> DiffMembers(const std::string& account_id, const std::vector<ListedMember>& listing,
                                     const std::set<std::string>& listed_unusable,
@@ -37,21 +55,16 @@ std::vector<Correction> DiffMembers(const std::string& account_id, const std::ve
     auto it = present.find(m.user_id);
     if (it != present.end() && it->second == m.role) continue;
     const bool missing = it == present.end();
-    Correction c = Make(missing ? DriftKind::kMemberAdded : DriftKind::kRoleChanged,
-                        missing ? EventKind::kMemberAdded : EventKind::kMemberRoleChanged, account_id, m.user_id,
-                        listed_at);
+    Correction c = Make(missing ? DriftKind::kMemberAdded : DriftKind::kRoleChanged, account_id, m.user_id, listed_at);
     c.event.role = m.role;
     c.event.email = m.email;
     c.event.name = m.name;
-    if (missing) {
-      c.event.joined_at = m.joined_at;
-      c.event.added_via = "reconcile";
-    }
+    if (missing) c.event.joined_at = m.joined_at;
     out.push_back(std::move(c));
   }
   for (const auto& [user_id, role] : present) {
     if (listed.contains(user_id) || listed_unusable.contains(user_id)) continue;
-    Correction c = Make(DriftKind::kMemberRemoved, EventKind::kMemberRemoved, account_id, user_id, listed_at);
+    Correction c = Make(DriftKind::kMemberRemoved, account_id, user_id, listed_at);
     c.event.role = role;
     out.push_back(std::move(c));
   }
@@ -69,8 +82,7 @@ std::vector<Correction> DiffUsers(const std::vector<ListedUser>& listing, const 
     auto it = mirror.find(u.user_id);
     std::optional<Correction> c;
     if (it == mirror.end()) {
-      c = u.disabled ? Make(DriftKind::kUserDisabled, EventKind::kUserDisabled, "", u.user_id, fact_time)
-                     : Make(DriftKind::kUserAdded, EventKind::kUserCreated, "", u.user_id, fact_time);
+      c = Make(u.disabled ? DriftKind::kUserDisabled : DriftKind::kUserAdded, "", u.user_id, fact_time);
     } else {
       const MirrorUser& m = it->second;
       const bool mirror_disabled = m.state != UserState::kActive;
@@ -81,12 +93,10 @@ std::vector<Correction> DiffUsers(const std::vector<ListedUser>& listing, const 
       } else if (m.state_provider == Provider::kOperator) {
         continue;  // an operator's override is not undone by a list that cannot say when
       }
-      c = u.disabled ? Make(DriftKind::kUserDisabled, EventKind::kUserDisabled, "", u.user_id, fact_time)
-                     : Make(DriftKind::kUserEnabled, EventKind::kUserEnabled, "", u.user_id, fact_time);
+      c = Make(u.disabled ? DriftKind::kUserDisabled : DriftKind::kUserEnabled, "", u.user_id, fact_time);
     }
     c->event.email = u.email;
     c->event.name = u.name;
-    if (c->event.kind == EventKind::kUserDisabled) c->event.reason = "reconcile";
     out.push_back(std::move(*c));
   }
   return out;
@@ -100,7 +110,7 @@ std::vector<Correction> DiffDeletedUsers(const std::vector<std::string>& previou
     if (listed_now.contains(user_id)) continue;
     auto it = mirror.find(user_id);
     if (it == mirror.end() || it->second.state == UserState::kDeleted) continue;
-    out.push_back(Make(DriftKind::kUserDeleted, EventKind::kUserDeleted, "", user_id, listed_at));
+    out.push_back(Make(DriftKind::kUserDeleted, "", user_id, listed_at));
   }
   return out;
 }

@@ -40,6 +40,12 @@ enum class DriftKind {
 // "member_added", "member_removed", "role_changed", "user_added", "user_disabled",
 // "user_enabled", "user_deleted" (metric labels and event types).
 std::string_view DriftKindName(DriftKind kind);
+std::optional<DriftKind> ParseDriftKind(std::string_view name);
+// The fact a correction of `kind` makes (member_added: kMemberAdded with added_via "reconcile";
+// user_added: kUserCreated; user_disabled: kUserDisabled with reason "reconcile"; the others
+// their namesake), before the listing's details (role, email, name, join time) are added.
+NormalizedEvent CorrectionFact(DriftKind kind, const std::string& account_id, const std::string& user_id,
+                               TimePoint fact_time);
 
 // A member as a provider lists them in one account.
 struct ListedMember {

@@ -25,7 +25,20 @@ void EventWriter::Submit(domain::ProviderEvent event, Callback done) {
 
 void EventWriter::SubmitPage(std::vector<domain::ProviderEvent> events, store::SourceCheckpoint checkpoint,
                              PageCallback done) {
+  for (domain::ProviderEvent& e : events) {
+    e.source = checkpoint.source;
+    e.scope = checkpoint.scope;
+  }
   Enqueue({.events = std::move(events), .checkpoint = std::move(checkpoint), .done = std::move(done)});
+}
+
+void EventWriter::SubmitReplay(std::vector<domain::ProviderEvent> events, bool dry_run, PageCallback done) {
+  for (domain::ProviderEvent& e : events) e.replay = true;
+  Pending pending;
+  pending.events = std::move(events);
+  pending.done = std::move(done);
+  pending.dry_run = dry_run;
+  Enqueue(std::move(pending));
 }
 
 void EventWriter::Enqueue(Pending pending) {
@@ -86,8 +99,10 @@ void EventWriter::Run() {
       if (!probe) {
         if (queue_.empty()) return;  // stopping and drained
         size_t events = 0;
-        // At least one request; then as many as fit under max_batch events.
-        while (!queue_.empty() && (batch.empty() || events + queue_.front().events.size() <= options_.max_batch)) {
+        // At least one request; then as many as fit under max_batch events. A dry run is a
+        // batch of its own.
+        while (!queue_.empty() && (batch.empty() || (events + queue_.front().events.size() <= options_.max_batch &&
+                                                     !queue_.front().dry_run && !batch.front().dry_run))) {
           events += queue_.front().events.size();
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -146,7 +161,40 @@ void EventWriter::NoteCommitted(uint64_t sequence) {
   if (sequence > last_sequence_.load()) last_sequence_.store(sequence);  // only this thread writes it
 }
 
+void EventWriter::TryDryRun(Pending& pending) {
+  std::vector<const domain::ProviderEvent*> events;
+  for (const domain::ProviderEvent& e : pending.events) events.push_back(&e);
+  absl::StatusOr<std::vector<store::ApplyResult>> results = store_.TryBatch(events);
+  if (results.ok() || events.size() <= 1 || absl::IsUnavailable(results.status()) ||
+      absl::IsAborted(results.status())) {
+    if (!results.ok() && events.size() == 1 && absl::IsInvalidArgument(results.status())) {
+      results = std::vector<store::ApplyResult>{{.outcome = domain::Outcome::kDeadLettered}};
+    }
+    if (!results.ok() && absl::IsAborted(results.status())) results = absl::UnavailableError("transaction conflict; retry");
+    return pending.done(std::move(results));
+  }
+  // One event's value refused: try each on its own, as a replay would apply them.
+  std::vector<store::ApplyResult> each;
+  for (domain::ProviderEvent& e : pending.events) {
+    Pending single;
+    single.dry_run = true;
+    single.events.push_back(std::move(e));
+    absl::Status failed;
+    single.done = [&each, &failed](absl::StatusOr<std::vector<store::ApplyResult>> r) {
+      if (r.ok()) {
+        each.push_back(r->front());
+      } else {
+        failed = r.status();
+      }
+    };
+    TryDryRun(single);
+    if (!failed.ok()) return pending.done(failed);
+  }
+  pending.done(std::move(each));
+}
+
 void EventWriter::CommitBatch(std::vector<Pending>& batch) {
+  if (batch.size() == 1 && batch.front().dry_run) return TryDryRun(batch.front());
   std::vector<const domain::ProviderEvent*> events;
   std::vector<const store::SourceCheckpoint*> checkpoints;
   for (Pending& p : batch) {

@@ -88,6 +88,13 @@ class EventWriter {
   void SubmitPage(std::vector<domain::ProviderEvent> events, store::SourceCheckpoint checkpoint,
                   PageCallback done);
 
+  // Queues stored dead letters decoded again (each with ProviderEvent::replay set): applied like
+  // webhooks, each on its own terms (a replay the database refuses is dead-lettered again), or
+  // with `dry_run` tried in a transaction that is rolled back, on its own, so that nothing is
+  // written: the results say what a replay would do now. `done` is called exactly once, with
+  // one result per event in order. Fails fast like Submit. Thread-safe.
+  void SubmitReplay(std::vector<domain::ProviderEvent> events, bool dry_run, PageCallback done);
+
   // Stops taking new events, finishes everything queued (the store decides each), joins.
   void Stop();
 
@@ -103,6 +110,7 @@ class EventWriter {
     std::vector<domain::ProviderEvent> events;
     std::optional<store::SourceCheckpoint> checkpoint;
     PageCallback done;
+    bool dry_run = false;  // SubmitReplay's: always a batch of its own
   };
   // Prepares the events and queues the request, or answers it at once.
   void Enqueue(Pending pending);
@@ -111,6 +119,8 @@ class EventWriter {
   // A page that failed as part of a batch, retried on its own: event by event, then the
   // checkpoint.
   void CommitPageAlone(Pending& page);
+  // A dry run (store::EventStore::TryBatch); an event the database refuses is a dead letter.
+  void TryDryRun(Pending& pending);
   // One event on its own; an event the database refuses is stored as a dead letter instead.
   absl::StatusOr<store::ApplyResult> CommitAlone(const domain::ProviderEvent& event);
   // The answer for one event whose transaction on its own failed with `status`: UNAVAILABLE

@@ -3,6 +3,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "adapters/operator_events.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "domain/event_checks.h"
@@ -164,23 +165,8 @@ void HandleOperatorRequest(const OperatorApiDeps& deps, const HttpRequest& req, 
     if (!user.ok()) return respond(ProblemFor(user.status()));
     if (!*user) return respond(Problem(404, "user never seen: " + id));
 
-    TimePoint now = deps.clock->Now();
-    domain::ProviderEvent event;
-    event.provider = domain::Provider::kOperator;
-    event.event_id = "op_" + RandomHex(12);
-    event.event_type = disable ? "operator.user.disabled" : "operator.user.enabled";
-    event.fact_time = now;
-    event.received_at = now;
-    ordered_json raw{{"action", disable ? "disable" : "enable"}, {"user_id", id}, {"by", who}};
-    if (reason) raw["reason"] = *reason;
-    event.raw_body = raw.dump();
-    domain::NormalizedEvent change;
-    change.kind = disable ? domain::EventKind::kUserDisabled : domain::EventKind::kUserEnabled;
-    change.user_id = id;
-    change.fact_time = now;
-    change.reason = reason;
-    change.actor = who;
-    event.events.push_back(std::move(change));
+    domain::ProviderEvent event = adapters::MakeOperatorEvent(
+        {.disable = disable, .user_id = id, .by = who, .reason = reason}, deps.clock->Now());
     std::string type = event.event_type;
     deps.writer->Submit(std::move(event), [deps, id, type, who, respond](absl::StatusOr<store::ApplyResult> r) {
       if (!r.ok()) {

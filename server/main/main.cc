@@ -20,6 +20,7 @@
 
 #include "adapters/fusionauth_adapter.h"
 #include "adapters/huudis_adapter.h"
+#include "replay/dead_letter_replay.h"
 #include "api/admin_service.h"
 #include "api/change_service.h"
 #include "api/membership_service.h"
@@ -323,7 +324,9 @@ int Serve(const std::vector<std::string>& args) {
   for (const sources::ConfiguredSource& c : pull_sources) {
     for (const std::string& scope : c.source->scopes()) configured_sources.emplace_back(c.source->name(), scope);
   }
-  api::AdminServiceImpl admin_service(reads, *callers, metrics, configured_sources);
+  replay::StoredEventDecoder stored_event_decoder(huudis, fusionauth);
+  replay::DeadLetterReplayer replayer(reads, writer, stored_event_decoder, settings.max_clock_skew);
+  api::AdminServiceImpl admin_service(reads, *callers, metrics, configured_sources, replayer);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -51,6 +51,31 @@ domain::ProviderEvent CorrectionEvent(const CorrectionRun& run, const domain::Co
   return event;
 }
 
+absl::StatusOr<domain::NormalizedEvent> CorrectionFromBody(std::string_view raw_body) {
+  const nlohmann::json body = nlohmann::json::parse(raw_body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return absl::InvalidArgumentError("correction body is not a JSON object");
+  auto text = [&body](const char* key) -> std::optional<std::string> {
+    auto it = body.find(key);
+    if (it == body.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  std::optional<domain::DriftKind> kind = domain::ParseDriftKind(text("kind").value_or(""));
+  std::optional<TimePoint> fact_time = ParseRfc3339(text("fact_time").value_or(""));
+  std::optional<std::string> user_id = text("user_id");
+  if (!kind || !fact_time || !user_id) {
+    return absl::InvalidArgumentError("correction body lacks a known kind, its fact_time or user_id");
+  }
+  domain::NormalizedEvent n = domain::CorrectionFact(*kind, text("account_id").value_or(""), *user_id, *fact_time);
+  n.role = text("role");
+  n.email = text("email");
+  n.name = text("name");
+  if (std::optional<std::string> joined = text("joined_at")) {
+    n.joined_at = ParseRfc3339(*joined);
+    if (!n.joined_at) return absl::InvalidArgumentError("correction body joined_at is not a time");
+  }
+  return n;
+}
+
 absl::StatusOr<RunOutcome> CommitCorrections(SourceContext& ctx, const CorrectionRun& run,
                                              const std::vector<domain::Correction>& corrections,
                                              store::SourceCheckpoint last, size_t page_size) {

@@ -31,6 +31,10 @@ int64_t NewEvents(const std::vector<store::ApplyResult>& results);
 // The provider event of one correction.
 domain::ProviderEvent CorrectionEvent(const CorrectionRun& run, const domain::Correction& correction, TimePoint now);
 
+// The fact of a stored correction event, read back from the body CorrectionEvent wrote (a
+// dead letter's replay). INVALID_ARGUMENT for a body CorrectionEvent could not have written.
+absl::StatusOr<domain::NormalizedEvent> CorrectionFromBody(std::string_view raw_body);
+
 // Counts `corrections` into the outcome's drift and, unless ctx.dry_run, commits them in pages
 // of at most `page_size` events; `last` is the
 // checkpoint of the last page (an empty page if there are no corrections), so the run's

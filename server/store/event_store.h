@@ -65,6 +65,13 @@ class EventStore {
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(std::span<const domain::ProviderEvent* const> batch) {
     return ApplyBatch(batch, {});
   }
+  // What ApplyBatch(batch) would answer now, found in a transaction that is rolled back:
+  // nothing is written and nobody is notified (a dry run of a dead-letter replay); every
+  // sequence is 0. Not thread-safe, like ApplyBatch.
+  virtual absl::StatusOr<std::vector<ApplyResult>> TryBatch(std::span<const domain::ProviderEvent* const> batch) {
+    (void)batch;
+    return absl::UnimplementedError("this store has no dry runs");
+  }
   // One round trip that writes nothing: whether the database answers (UNAVAILABLE if not).
   // The writer probes with it while unhealthy and idle, so that readiness recovers without
   // waiting for traffic an unready replica is not sent.

@@ -14,8 +14,18 @@ absl::StatusOr<std::vector<ApplyResult>> InMemoryEventStore::ApplyBatch(
   std::vector<ApplyResult> results(batch.size());
   std::vector<bool> is_new(batch.size());
   domain::TouchedKeys changed;
+  std::set<std::pair<domain::Provider, std::string>> replayed;
   for (size_t i = 0; i < batch.size(); ++i) {
     const domain::ProviderEvent& e = *batch[i];
+    if (e.replay) {  // new only as the first replay of a letter not yet replayed
+      auto it = events_.find({e.provider, e.event_id});
+      const bool replayable = it != events_.end() && it->second == domain::Outcome::kDeadLettered &&
+                              replayed.emplace(e.provider, e.event_id).second;
+      results[i].outcome = domain::Decide(e, !replayable, state_, changed);
+      if (replayable) it->second = results[i].outcome;
+      is_new[i] = replayable;
+      continue;
+    }
     auto [it, inserted] = events_.try_emplace({e.provider, e.event_id}, domain::Outcome::kApplied);
     results[i].outcome = domain::Decide(e, !inserted, state_, changed);
     if (inserted) it->second = results[i].outcome;

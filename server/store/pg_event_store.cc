@@ -26,6 +26,8 @@ constexpr char kLockHead[] = "lock_head";
 constexpr char kLoadBatchState[] = "load_batch_state";
 constexpr char kWriteBatch[] = "write_batch";
 constexpr char kWriteCheckpoint[] = "write_checkpoint";
+constexpr char kLoadReplayable[] = "load_replayable";
+constexpr char kWriteReplays[] = "write_replays";
 
 // A batch costs four round trips whatever its size: lock, read, write, commit. The read must be
 // its own statement after the lock (in READ COMMITTED each statement takes a new snapshot, so
@@ -112,12 +114,37 @@ std::vector<PgConnection::Statement> Statements() {
        "  $27::timestamptz[], $28::text[], $29::text[])"
        "  AS x(provider, event_id, event_type, fact_time, received_at, outcome, raw_body)),"
        " dead AS ("
-       "  INSERT INTO dead_letters (provider, event_id, reason)"
-       "  SELECT * FROM unnest($30::text[], $31::text[], $32::text[])),"
+       "  INSERT INTO dead_letters (provider, event_id, reason, source, scope)"
+       "  SELECT * FROM unnest($30::text[], $31::text[], $32::text[], $37::text[], $38::text[])),"
+       " named AS ("
+       "  INSERT INTO event_users (user_id, fact_time, provider, event_id)"
+       "  SELECT * FROM unnest($33::text[], $34::timestamptz[], $35::text[], $36::text[])),"
        " head AS ("
        "  UPDATE change_log_head SET last_sequence = $22 WHERE singleton AND last_sequence <> $22"
        "  RETURNING last_sequence)"
        " SELECT pg_notify('" + std::string(kChangesChannel) + "', last_sequence::text) FROM head"},
+      // Replays (ProviderEvent::replay): which of the batch's events are stored as dead letters
+      // not yet replayed into another outcome. The head lock serializes this with every writer.
+      {kLoadReplayable,
+       "SELECT k.provider, k.event_id FROM unnest($1::text[], $2::text[]) AS k(provider, event_id)"
+       " JOIN provider_events p USING (provider, event_id) WHERE p.outcome = 'dead_lettered'"},
+      // A replayed event takes its new outcome and the batch's sequence, its letter is marked
+      // (never deleted), and the users its decoding names join its history.
+      {kWriteReplays,
+       "WITH r AS ("
+       "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+       "  AS r(provider, event_id, outcome, reason)),"
+       " events AS ("
+       "  UPDATE provider_events p SET outcome = r.outcome, sequence = $5"
+       "  FROM r WHERE p.provider = r.provider AND p.event_id = r.event_id),"
+       " letters AS ("
+       "  UPDATE dead_letters d SET replayed_at = now(), replay_outcome = r.outcome,"
+       "  replay_attempts = d.replay_attempts + 1, replay_reason = r.reason"
+       "  FROM r WHERE d.provider = r.provider AND d.event_id = r.event_id),"
+       " named AS ("
+       "  INSERT INTO event_users (user_id, fact_time, provider, event_id)"
+       "  SELECT * FROM unnest($6::text[], $7::timestamptz[], $8::text[], $9::text[]) ON CONFLICT DO NOTHING)"
+       " SELECT 1"},
       // A pull source's checkpoint (store/event_store.h SourceCheckpoint): its position and
       // watermark replaced when given, its count of events added to, its items as a diff.
       {kWriteCheckpoint,
@@ -249,7 +276,46 @@ struct WriteArrays {
   PgArrayBuilder event_providers, event_ids, event_types, event_fact_times, event_received, event_outcomes,
       event_bodies;
   PgArrayBuilder dead_providers, dead_ids, dead_reasons;
+  PgArrayBuilder named_users, named_fact_times, named_providers, named_ids;
+  PgArrayBuilder dead_sources, dead_scopes;
 };
+
+// The arrays of kWriteReplays, in parameter order.
+struct ReplayArrays {
+  PgArrayBuilder providers, ids, outcomes, reasons;
+  PgArrayBuilder named_users, named_fact_times, named_providers, named_ids;
+};
+
+void AddNamedUsers(const ProviderEvent& e, PgArrayBuilder& users, PgArrayBuilder& fact_times,
+                   PgArrayBuilder& providers, PgArrayBuilder& ids) {
+  if (e.named_users.empty()) return;
+  const std::string fact_time = FormatRfc3339(e.fact_time);
+  for (const std::string& user_id : e.named_users) {
+    users.Add(std::string_view(user_id));
+    fact_times.Add(std::string_view(fact_time));
+    providers.Add(domain::ProviderName(e.provider));
+    ids.Add(std::string_view(e.event_id));
+  }
+}
+
+using EventKey = std::pair<std::string, std::string>;  // (provider, event id)
+
+std::set<EventKey> LoadReplayable(pqxx::work& txn, std::span<const ProviderEvent* const> batch) {
+  PgArrayBuilder providers, ids;
+  size_t replays = 0;
+  for (const ProviderEvent* e : batch) {
+    if (!e->replay) continue;
+    ++replays;
+    providers.Add(domain::ProviderName(e->provider));
+    ids.Add(std::string_view(e->event_id));
+  }
+  std::set<EventKey> out;
+  if (replays == 0) return out;
+  for (const auto& row : txn.exec_prepared(kLoadReplayable, providers.Finish(), ids.Finish())) {
+    out.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+  }
+  return out;
+}
 
 // Fills the state and seat arrays; change-log sequences follow `next` (users, then accounts,
 // then memberships, each in key order). Returns the last sequence used.
@@ -312,18 +378,35 @@ absl::Status PgEventStore::Ping() {
 
 absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
     std::span<const ProviderEvent* const> batch, std::span<const SourceCheckpoint* const> checkpoints) {
+  return Apply(batch, checkpoints, /*commit=*/true);
+}
+
+absl::StatusOr<std::vector<ApplyResult>> PgEventStore::TryBatch(std::span<const ProviderEvent* const> batch) {
+  absl::StatusOr<std::vector<ApplyResult>> results = Apply(batch, {}, /*commit=*/false);
+  if (results.ok()) {
+    for (ApplyResult& r : *results) r.sequence = 0;
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const ProviderEvent* const> batch,
+                                                             std::span<const SourceCheckpoint* const> checkpoints,
+                                                             bool commit) {
   std::vector<ApplyResult> results(batch.size());
   absl::Status status = conn_->Run([&](pqxx::connection& conn) {
     pqxx::work txn(conn);
     const auto head = static_cast<uint64_t>(txn.exec_prepared1(kLockHead)[0].as<long long>());
     LoadedState loaded = LoadBatchState(txn, batch);
+    std::set<EventKey> replayable = LoadReplayable(txn, batch);
 
-    // Duplicates: already stored, or earlier in this same batch (concurrent retries).
-    std::set<std::pair<std::string, std::string>>& seen = loaded.stored;
+    // Duplicates: already stored, or earlier in this same batch (concurrent retries). A replay
+    // is new if its letter has not been replayed into another outcome (once per batch).
+    std::set<EventKey>& seen = loaded.stored;
     std::vector<bool> is_new(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       const ProviderEvent& e = *batch[i];
-      is_new[i] = seen.emplace(std::string(domain::ProviderName(e.provider)), e.event_id).second;
+      EventKey key{std::string(domain::ProviderName(e.provider)), e.event_id};
+      is_new[i] = e.replay ? replayable.erase(key) > 0 : seen.insert(std::move(key)).second;
     }
 
     StateSet& after = loaded.state;
@@ -337,11 +420,23 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
     const uint64_t last = AddStateWrites(
         after, changed, ComputeSeatDeltas(before, after, changed, loaded.present_of_state_users), head, w);
     size_t new_events = 0;
+    ReplayArrays r;
+    size_t replays = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       results[i].sequence = last;
       if (!is_new[i]) continue;
-      ++new_events;
       const ProviderEvent& e = *batch[i];
+      if (e.replay) {
+        ++replays;
+        r.providers.Add(domain::ProviderName(e.provider));
+        r.ids.Add(std::string_view(e.event_id));
+        r.outcomes.Add(domain::OutcomeName(results[i].outcome));
+        r.reasons.Add(e.dead_letter_reason);
+        AddNamedUsers(e, r.named_users, r.named_fact_times, r.named_providers, r.named_ids);
+        continue;
+      }
+      ++new_events;
+      AddNamedUsers(e, w.named_users, w.named_fact_times, w.named_providers, w.named_ids);
       w.event_providers.Add(domain::ProviderName(e.provider));
       w.event_ids.Add(std::string_view(e.event_id));
       w.event_types.Add(std::string_view(e.event_type));
@@ -353,10 +448,18 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
         w.dead_providers.Add(domain::ProviderName(e.provider));
         w.dead_ids.Add(std::string_view(e.event_id));
         w.dead_reasons.Add(std::string_view(*e.dead_letter_reason));
+        if (e.source.empty()) {
+          w.dead_sources.AddNull();
+          w.dead_scopes.AddNull();
+        } else {
+          w.dead_sources.Add(std::string_view(e.source));
+          w.dead_scopes.Add(std::string_view(e.scope));
+        }
       }
     }
-    // Only new events change anything: a batch of duplicates writes nothing.
-    if (new_events > 0) {
+    // Only new events change anything: a batch of duplicates writes nothing. (Replays write
+    // their state here too; their own rows are updated below.)
+    if (new_events + replays > 0) {
       txn.exec_prepared(kWriteBatch, w.seat_accounts.Finish(), w.seat_roles.Finish(), w.seat_members.Finish(),
                         w.seat_billable.Finish(), w.user_ids.Finish(), w.user_states.Finish(),
                         w.user_changed_at.Finish(), w.user_reasons.Finish(), w.user_sva.Finish(),
@@ -367,7 +470,14 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
                         static_cast<long long>(last), w.event_providers.Finish(), w.event_ids.Finish(),
                         w.event_types.Finish(), w.event_fact_times.Finish(), w.event_received.Finish(),
                         w.event_outcomes.Finish(), w.event_bodies.Finish(), w.dead_providers.Finish(),
-                        w.dead_ids.Finish(), w.dead_reasons.Finish());
+                        w.dead_ids.Finish(), w.dead_reasons.Finish(), w.named_users.Finish(),
+                        w.named_fact_times.Finish(), w.named_providers.Finish(), w.named_ids.Finish(),
+                        w.dead_sources.Finish(), w.dead_scopes.Finish());
+    }
+    if (replays > 0) {
+      txn.exec_prepared(kWriteReplays, r.providers.Finish(), r.ids.Finish(), r.outcomes.Finish(), r.reasons.Finish(),
+                        static_cast<long long>(last), r.named_users.Finish(), r.named_fact_times.Finish(),
+                        r.named_providers.Finish(), r.named_ids.Finish());
     }
     for (const SourceCheckpoint* c : checkpoints) {
       long long yielded = 0;
@@ -375,7 +485,7 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::ApplyBatch(
       txn.exec_prepared(kWriteCheckpoint, c->source, c->scope, c->position_json, TimeText(c->watermark), yielded,
                         ToPgArray(c->items_added), ToPgArray(c->items_removed));
     }
-    txn.commit();
+    if (commit) txn.commit();  // otherwise rolled back: a dry run
   });
   if (!status.ok()) return status;
   return results;

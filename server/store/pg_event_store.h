@@ -36,9 +36,13 @@ class PgEventStore final : public EventStore {
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
       std::span<const domain::ProviderEvent* const> batch,
       std::span<const SourceCheckpoint* const> checkpoints) override;
+  absl::StatusOr<std::vector<ApplyResult>> TryBatch(std::span<const domain::ProviderEvent* const> batch) override;
   absl::Status Ping() override;
 
  private:
+  absl::StatusOr<std::vector<ApplyResult>> Apply(std::span<const domain::ProviderEvent* const> batch,
+                                                 std::span<const SourceCheckpoint* const> checkpoints, bool commit);
+
   std::unique_ptr<PgConnection> conn_;
 };
 

@@ -1,6 +1,7 @@
 #include "store/pg_read_store.h"
 
 #include "domain/records_json.h"
+#include "store/pg_array.h"
 #include "store/pg_change_rows.h"
 #include "store/pg_connection.h"
 #include "store/pg_source_rows.h"
@@ -17,6 +18,17 @@ constexpr char kListUserMemberships[] = "list_user_memberships";
 constexpr char kGetSeatCount[] = "get_seat_count";
 constexpr char kListSeatCounts[] = "list_seat_counts";
 constexpr char kListSources[] = "list_sources";
+constexpr char kListDeadLetters[] = "list_dead_letters";
+constexpr char kGetDeadLetters[] = "get_dead_letters";
+constexpr char kListUserEvents[] = "list_user_events";
+
+// Dead letters with their event; the body only when $1 is true.
+#define MM_DEAD_LETTER_SELECT                                                                              \
+  "SELECT d.provider, d.event_id, p.event_type, d.reason, " MM_SQL_MICROS("p.fact_time") ", "               \
+  MM_SQL_MICROS("p.received_at") ", " MM_SQL_MICROS("d.created_at") ", " MM_SQL_MICROS("d.replayed_at") ", " \
+  "d.replay_outcome, d.replay_reason, d.replay_attempts, coalesce(d.source, ''), coalesce(d.scope, ''),"    \
+  " p.outcome, CASE WHEN $1 THEN p.raw_body END"                                                            \
+  " FROM dead_letters d JOIN provider_events p USING (provider, event_id) "
 
 // Membership rows with what callers want beside them: the account's name and the user's
 // email and name, as the mirror knows them now.
@@ -50,6 +62,23 @@ std::vector<PgConnection::Statement> Statements() {
        " ORDER BY p.account_id, s.role"},
       ReadChangesStatement(),
       {kListSources, "SELECT " MM_SOURCE_STATUS_COLUMNS " FROM source_state ORDER BY source, scope"},
+      // Keyset on (created_at, provider, event_id): the index dead_letters_by_created.
+      {kListDeadLetters, MM_DEAD_LETTER_SELECT
+       "WHERE ($2 = '' OR d.provider = $2) AND ($3 = '' OR strpos(d.reason, $3) > 0)"
+       " AND (NOT $4 OR p.outcome = 'dead_lettered')"
+       " AND (d.created_at, d.provider, d.event_id) > ($5::timestamptz, $6, $7)"
+       " ORDER BY d.created_at, d.provider, d.event_id LIMIT $8"},
+      {kGetDeadLetters, MM_DEAD_LETTER_SELECT
+       "WHERE d.event_id = ANY($3::text[]) AND ($2 = '' OR d.provider = $2)"
+       " ORDER BY d.created_at, d.provider, d.event_id"},
+      // Keyset on event_users' primary key (user_id, fact_time, provider, event_id).
+      {kListUserEvents,
+       "SELECT e.provider, e.event_id, p.event_type, " MM_SQL_MICROS("e.fact_time") ", "
+       MM_SQL_MICROS("p.received_at") ", p.outcome, p.sequence, d.reason"
+       " FROM event_users e JOIN provider_events p USING (provider, event_id)"
+       " LEFT JOIN dead_letters d USING (provider, event_id)"
+       " WHERE e.user_id = $1 AND (e.fact_time, e.provider, e.event_id) > ($2::timestamptz, $3, $4)"
+       " ORDER BY e.fact_time, e.provider, e.event_id LIMIT $5"},
   };
 }
 
@@ -65,15 +94,54 @@ MembershipView ToMembershipView(const pqxx::row& r) {
   return view;
 }
 
+DeadLetterView ToDeadLetterView(const pqxx::row& r) {
+  DeadLetterView v;
+  v.provider = r[0].as<std::string>();
+  v.event_id = r[1].as<std::string>();
+  v.event_type = r[2].as<std::string>();
+  v.reason = r[3].as<std::string>();
+  v.fact_time = FromUnixMicros(r[4].as<long long>());
+  v.received_at = FromUnixMicros(r[5].as<long long>());
+  v.created_at = FromUnixMicros(r[6].as<long long>());
+  if (!r[7].is_null()) v.replayed_at = FromUnixMicros(r[7].as<long long>());
+  if (!r[8].is_null()) v.replay_outcome = r[8].as<std::string>();
+  if (!r[9].is_null()) v.replay_reason = r[9].as<std::string>();
+  v.replay_attempts = r[10].as<int>();
+  v.source = r[11].as<std::string>();
+  v.scope = r[12].as<std::string>();
+  v.outcome = r[13].as<std::string>();
+  if (!r[14].is_null()) v.raw_body = r[14].as<std::string>();
+  return v;
+}
+
+UserEventView ToUserEventView(const pqxx::row& r) {
+  UserEventView v;
+  v.provider = r[0].as<std::string>();
+  v.event_id = r[1].as<std::string>();
+  v.event_type = r[2].as<std::string>();
+  v.fact_time = FromUnixMicros(r[3].as<long long>());
+  v.received_at = FromUnixMicros(r[4].as<long long>());
+  v.outcome = r[5].as<std::string>();
+  v.sequence = static_cast<uint64_t>(r[6].as<long long>());
+  if (!r[7].is_null()) v.dead_letter_reason = r[7].as<std::string>();
+  return v;
+}
+
+// The keyset parameters of a position: the first page starts before every time.
+std::string PositionTime(const std::optional<EventPosition>& after) {
+  return after ? FormatRfc3339(after->at) : std::string("-infinity");
+}
+
 // `rows` holds at most limit + 1 rows: the extra one only says that another page follows.
-Page<MembershipView> ToPage(const pqxx::result& rows, int limit) {
-  Page<MembershipView> page;
+template <typename View = MembershipView>
+Page<View> ToPage(const pqxx::result& rows, int limit, View (*convert)(const pqxx::row&) = ToMembershipView) {
+  Page<View> page;
   for (const auto& r : rows) {
     if (static_cast<int>(page.items.size()) == limit) {
       page.more = true;
       break;
     }
-    page.items.push_back(ToMembershipView(r));
+    page.items.push_back(convert(r));
   }
   return page;
 }
@@ -199,6 +267,44 @@ absl::StatusOr<std::vector<SourceStatus>> PgReadStore::ListSources() {
   });
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<Page<DeadLetterView>> PgReadStore::ListDeadLetters(const DeadLetterFilter& filter,
+                                                                  const std::optional<EventPosition>& after,
+                                                                  int limit, bool with_bodies) {
+  Page<DeadLetterView> page;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    page = ToPage(txn.exec_prepared(kListDeadLetters, with_bodies, filter.provider, filter.reason, filter.pending_only,
+                                    PositionTime(after), after ? after->provider : "", after ? after->event_id : "",
+                                    limit + 1),
+                  limit, ToDeadLetterView);
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<std::vector<DeadLetterView>> PgReadStore::GetDeadLetters(const std::string& provider,
+                                                                        const std::vector<std::string>& event_ids) {
+  std::vector<DeadLetterView> out;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    for (const auto& r : txn.exec_prepared(kGetDeadLetters, true, provider, ToPgArray(event_ids))) {
+      out.push_back(ToDeadLetterView(r));
+    }
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Page<UserEventView>> PgReadStore::ListUserEvents(const std::string& user_id,
+                                                                const std::optional<EventPosition>& after, int limit) {
+  Page<UserEventView> page;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    page = ToPage(txn.exec_prepared(kListUserEvents, user_id, PositionTime(after), after ? after->provider : "",
+                                    after ? after->event_id : "", limit + 1),
+                  limit, ToUserEventView);
+  });
+  if (!s.ok()) return s;
+  return page;
 }
 
 }  // namespace mm::store

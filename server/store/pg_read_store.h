@@ -30,6 +30,13 @@ class PgReadStore final : public ReadStore {
                                                      int limit) override;
   absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
   absl::StatusOr<std::vector<SourceStatus>> ListSources() override;
+  absl::StatusOr<Page<DeadLetterView>> ListDeadLetters(const DeadLetterFilter& filter,
+                                                       const std::optional<EventPosition>& after, int limit,
+                                                       bool with_bodies) override;
+  absl::StatusOr<std::vector<DeadLetterView>> GetDeadLetters(const std::string& provider,
+                                                             const std::vector<std::string>& event_ids) override;
+  absl::StatusOr<Page<UserEventView>> ListUserEvents(const std::string& user_id,
+                                                     const std::optional<EventPosition>& after, int limit) override;
 
  private:
   template <typename Fn>

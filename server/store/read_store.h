@@ -41,6 +41,51 @@ struct SeatCountView {
   uint64_t sequence = 0;  // change-log position the counts reflect
 };
 
+// A dead letter (AdminService.ListDeadLetters, ReplayDeadLetters) with its stored event.
+struct DeadLetterView {
+  std::string provider;
+  std::string event_id;
+  std::string event_type;
+  std::string reason;  // why it was dead-lettered first
+  TimePoint fact_time{};
+  TimePoint received_at{};
+  TimePoint created_at{};  // when the letter was written (the list's order)
+  std::optional<TimePoint> replayed_at;
+  std::optional<std::string> replay_outcome;  // the last replay's: applied, stale, ignored, dead_lettered
+  std::optional<std::string> replay_reason;   // the last replay's reason, if it dead-lettered again
+  int replay_attempts = 0;
+  std::string source;  // the pull source and scope that yielded it; "" for webhooks, operators
+  std::string scope;
+  std::string outcome;   // the event's outcome now: dead_lettered until a replay applies it
+  std::string raw_body;  // only when asked for (replays)
+};
+
+struct DeadLetterFilter {
+  std::string provider;       // "" = every provider
+  std::string reason;         // "" = any; otherwise a part of the first reason
+  bool pending_only = false;  // only letters whose event is still dead-lettered
+};
+
+// Where a keyset listing of events stands: its time (a letter's creation, an event's fact
+// time), then provider and event id.
+struct EventPosition {
+  TimePoint at{};
+  std::string provider;
+  std::string event_id;
+};
+
+// A stored event that named a user (AdminService.ListUserEvents).
+struct UserEventView {
+  std::string provider;
+  std::string event_id;
+  std::string event_type;
+  TimePoint fact_time{};
+  TimePoint received_at{};
+  std::string outcome;
+  uint64_t sequence = 0;
+  std::optional<std::string> dead_letter_reason;  // for an event dead-lettered (now or before a replay)
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;
@@ -75,6 +120,28 @@ class ReadStore {
   virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;
   // Every pull source's status by source and scope (AdminService.ListSources).
   virtual absl::StatusOr<std::vector<SourceStatus>> ListSources() = 0;
+  // Dead letters matching `filter` after `after` (nullopt: from the first), oldest letter first,
+  // with their raw bodies if `with_bodies`. (Defaults: UNIMPLEMENTED, for fakes that serve
+  // other calls.)
+  virtual absl::StatusOr<Page<DeadLetterView>> ListDeadLetters(const DeadLetterFilter& filter,
+                                                               const std::optional<EventPosition>& after, int limit,
+                                                               bool with_bodies) {
+    (void)filter, (void)after, (void)limit, (void)with_bodies;
+    return absl::UnimplementedError("no dead letters in this store");
+  }
+  // The dead letters of these event ids (of `provider`, or of any if ""), with raw bodies, in
+  // list order; ids without a letter are left out.
+  virtual absl::StatusOr<std::vector<DeadLetterView>> GetDeadLetters(const std::string& provider,
+                                                                     const std::vector<std::string>& event_ids) {
+    (void)provider, (void)event_ids;
+    return absl::UnimplementedError("no dead letters in this store");
+  }
+  // Stored events that named `user_id`, by fact time (then provider, event id), after `after`.
+  virtual absl::StatusOr<Page<UserEventView>> ListUserEvents(const std::string& user_id,
+                                                             const std::optional<EventPosition>& after, int limit) {
+    (void)user_id, (void)after, (void)limit;
+    return absl::UnimplementedError("no event history in this store");
+  }
 };
 
 }  // namespace mm::store

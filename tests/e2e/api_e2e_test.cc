@@ -338,6 +338,10 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
   list_memberships.set_user_id("usr_api_1");
   v1::GetSeatCountRequest get_seats;
   get_seats.set_account_id("acc_api");
+  v1::ReplayDeadLettersRequest replay_none;
+  replay_none.add_event_ids("evt_api_no_such_letter");
+  v1::ListUserEventsRequest user_events;
+  user_events.set_user_id("usr_api_1");
   const std::vector<Rpc> rpcs = {
       {"IsUserActive", "users:check", Invoker(users.get(), &v1::UserService::Stub::IsUserActive, is_active)},
       {"BatchIsUserActive", "users:check", Invoker(users.get(), &v1::UserService::Stub::BatchIsUserActive, batch)},
@@ -351,6 +355,11 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
       {"ListSeatCounts", "seats:read",
        Invoker(seats.get(), &v1::SeatService::Stub::ListSeatCounts, v1::ListSeatCountsRequest())},
       {"ListSources", "admin", Invoker(admin.get(), &v1::AdminService::Stub::ListSources, v1::ListSourcesRequest())},
+      {"ListDeadLetters", "admin",
+       Invoker(admin.get(), &v1::AdminService::Stub::ListDeadLetters, v1::ListDeadLettersRequest())},
+      {"ReplayDeadLetters", "admin",
+       Invoker(admin.get(), &v1::AdminService::Stub::ReplayDeadLetters, replay_none)},
+      {"ListUserEvents", "admin", Invoker(admin.get(), &v1::AdminService::Stub::ListUserEvents, user_events)},
   };
   for (const Rpc& rpc : rpcs) {
     grpc::ClientContext none;
