@@ -4,7 +4,7 @@
 Uses Debian's python3-grpcio and python3-grpc-tools only. Starts its own membership-mirror on a
 fresh database of the test PostgreSQL (MM_TEST_DATABASE_URL), signs Huudis webhooks with
 Python's hmac (an independent implementation of the signature recipe), and calls IsUserActive,
-ListMembers and GetSeatCount over gRPC.
+ListMembers, GetSeatCount and the AdminService's dead-letter and history RPCs over gRPC.
 """
 import hashlib
 import hmac
@@ -111,7 +111,7 @@ class PythonClientTest(unittest.TestCase):
         callers = os.path.join(cls.tmp, "callers.json")
         with open(callers, "w") as f:
             json.dump([{"name": "python", "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
-                        "scopes": ["users:check", "members:read", "seats:read"]}], f)
+                        "scopes": ["users:check", "members:read", "seats:read", "admin"]}], f)
         cls.server = Server(cls.db_url, callers)
 
     @classmethod
@@ -168,6 +168,33 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(count.total, 3)
         self.assertEqual(count.billable, 2)
         self.assertEqual(dict(count.by_role), {"owner": 1, "member": 2})
+
+    def test_dead_letters_replay_and_user_history(self):
+        import grpc
+        from membership.v1 import membership_pb2 as pb, membership_pb2_grpc
+        admin = membership_pb2_grpc.AdminServiceStub(grpc.insecure_channel(self.server.grpc))
+        meta = (("authorization", "Bearer " + TOKEN),)
+        at = "2026-06-03T10:00:00.000Z"
+        bad = json.dumps({"id": "evt_py_bad_role", "type": "huudis.account.member_added.v1", "createdAt": at,
+                          "data": {"accountId": "acc_py_dl", "userId": "usr_py_dl", "role": "r" * 300,
+                                   "joinedAt": at}}).encode()
+        self.assertEqual(post_webhook(self.server.http, bad)["status"], "dead_lettered")
+        good = json.dumps({"id": "evt_py_dl_disable", "type": "huudis.user.disabled.v1", "createdAt": at,
+                           "data": {"id": "usr_py_dl", "disabledAt": at, "reason": "py"}}).encode()
+        self.assertEqual(post_webhook(self.server.http, good)["status"], "applied")
+
+        letters = admin.ListDeadLetters(pb.ListDeadLettersRequest(provider="huudis", pending_only=True),
+                                        metadata=meta, timeout=5)
+        self.assertIn("evt_py_bad_role", [d.event_id for d in letters.dead_letters])
+        tried = admin.ReplayDeadLetters(pb.ReplayDeadLettersRequest(event_ids=["evt_py_bad_role"], dry_run=True),
+                                        metadata=meta, timeout=10)
+        self.assertTrue(tried.dry_run)
+        self.assertEqual([(r.event_id, r.outcome) for r in tried.results], [("evt_py_bad_role", "dead_lettered")])
+        self.assertIn("role", tried.results[0].reason)
+
+        history = admin.ListUserEvents(pb.ListUserEventsRequest(user_id="usr_py_dl"), metadata=meta, timeout=5)
+        self.assertEqual(sorted((e.event_id, e.outcome) for e in history.events),
+                         [("evt_py_bad_role", "dead_lettered"), ("evt_py_dl_disable", "applied")])
 
     def test_errors_map_to_grpc_codes(self):
         grpc, pb, users, _, _ = self.stubs()
