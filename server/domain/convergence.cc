@@ -157,6 +157,41 @@ bool ApplyMemberList(StateSet& state, AccountRecord& account, const ProviderEven
   return won;
 }
 
+// The fact `e` (at version `v`) adds to seat history, if it is one (seat_history.h).
+void AddSeatFact(const NormalizedEvent& e, const Version& v, int ordinal, std::vector<SeatFact>& out) {
+  SeatFact f;
+  f.version = v;
+  f.ordinal = ordinal;
+  switch (e.kind) {
+    case EventKind::kUserDisabled:
+    case EventKind::kUserEnabled:
+    case EventKind::kUserDeleted:
+      if (e.user_id.empty()) return;  // applies nothing (ApplyProviderEvent)
+      f.kind = SeatFactKind::kUserState;
+      f.user_id = e.user_id;
+      f.on = e.kind == EventKind::kUserEnabled;
+      break;
+    case EventKind::kMemberAdded:
+    case EventKind::kMemberRoleChanged:
+      f.account_id = e.account_id;
+      f.user_id = e.user_id;
+      f.on = true;
+      f.role = e.role.value_or("member");  // as ApplyMembership
+      break;
+    case EventKind::kMemberRemoved:
+      f.account_id = e.account_id;
+      f.user_id = e.user_id;
+      break;
+    case EventKind::kMembersReplaced:
+      f.kind = SeatFactKind::kMemberList;
+      f.account_id = e.account_id;
+      break;
+    default:
+      return;
+  }
+  out.push_back(std::move(f));
+}
+
 }  // namespace
 
 std::optional<TimePoint> LiftedOperatorFactTime(const ProviderEvent& pe, const NormalizedEvent& e,
@@ -188,9 +223,11 @@ TouchedKeys KeysOf(const ProviderEvent& event) {
   return keys;
 }
 
-Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys& changed) {
+Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys& changed,
+                           std::vector<SeatFact>* seat_facts) {
   bool won_any = false;
-  for (const NormalizedEvent& given : pe.events) {
+  for (size_t ordinal = 0; ordinal < pe.events.size(); ++ordinal) {
+    const NormalizedEvent& given = pe.events[ordinal];
     auto found = given.user_id.empty() ? state.users.end() : state.users.find(given.user_id);
     const UserRecord* current = found != state.users.end() ? &found->second : nullptr;
     std::optional<NormalizedEvent> lifted;  // a copy only for the rare operator action it changes
@@ -200,6 +237,7 @@ Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys
     }
     const NormalizedEvent& e = lifted ? *lifted : given;
     const Version ev{.fact_time = e.fact_time, .event_id = pe.event_id};
+    if (seat_facts != nullptr) AddSeatFact(e, ev, static_cast<int>(ordinal), *seat_facts);
 
     UserRecord* user = nullptr;
     UserRecord user_before;
@@ -247,11 +285,12 @@ Outcome ApplyProviderEvent(const ProviderEvent& pe, StateSet& state, TouchedKeys
   return won_any ? Outcome::kApplied : Outcome::kStale;
 }
 
-Outcome Decide(const ProviderEvent& pe, bool duplicate, StateSet& state, TouchedKeys& changed) {
+Outcome Decide(const ProviderEvent& pe, bool duplicate, StateSet& state, TouchedKeys& changed,
+               std::vector<SeatFact>* seat_facts) {
   if (duplicate) return Outcome::kDuplicate;
   if (pe.dead_letter_reason) return Outcome::kDeadLettered;
   if (pe.ignored) return Outcome::kIgnored;
-  return ApplyProviderEvent(pe, state, changed);
+  return ApplyProviderEvent(pe, state, changed, seat_facts);
 }
 
 }  // namespace mm::domain

@@ -24,6 +24,7 @@
 
 #include "domain/events.h"
 #include "domain/records.h"
+#include "domain/seat_history.h"
 
 namespace mm::domain {
 
@@ -53,11 +54,14 @@ std::optional<TimePoint> LiftedOperatorFactTime(const ProviderEvent& pe, const N
 // Adds the keys of every record that actually changed to `changed`.
 // Returns kApplied if at least one normalized event won its newer-wins comparison, else kStale.
 // An event with no normalized events is kStale (the caller decides kIgnored before this).
-Outcome ApplyProviderEvent(const ProviderEvent& event, StateSet& state, TouchedKeys& changed);
+// If `seat_facts` is given, appends the facts that decide seats (seat_history.h), won or stale.
+Outcome ApplyProviderEvent(const ProviderEvent& event, StateSet& state, TouchedKeys& changed,
+                           std::vector<SeatFact>* seat_facts = nullptr);
 
 // The outcome of one delivery, in the order DESIGN §3 answers it: a second delivery of a stored
 // event is kDuplicate; a dead-lettered one kDeadLettered; an unknown type kIgnored; otherwise
 // its normalized events are applied (kApplied or kStale). Only the last case touches `state`.
-Outcome Decide(const ProviderEvent& event, bool duplicate, StateSet& state, TouchedKeys& changed);
+Outcome Decide(const ProviderEvent& event, bool duplicate, StateSet& state, TouchedKeys& changed,
+               std::vector<SeatFact>* seat_facts = nullptr);
 
 }  // namespace mm::domain

@@ -1,0 +1,146 @@
+#include "domain/seat_history.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "domain/seats.h"
+
+namespace mm::domain {
+namespace {
+
+bool Concerns(const MembershipKey& pair, const SeatFact& f) {
+  switch (f.kind) {
+    case SeatFactKind::kMembership:
+      return f.account_id == pair.first && f.user_id == pair.second;
+    case SeatFactKind::kUserState:
+      return f.user_id == pair.second;
+    case SeatFactKind::kMemberList:
+      return f.account_id == pair.first;
+  }
+  return false;
+}
+
+auto KeyOf(const SeatChange& c) { return std::tie(c.account_id, c.user_id, c.at, c.event_id, c.role); }
+
+bool KeyLess(const SeatChange& a, const SeatChange& b) { return KeyOf(a) < KeyOf(b); }
+
+// Adds `sign` times the seat of (present, role, active) to the row of `role` in `rows`.
+void AddSeat(std::map<std::string, SeatChange>& rows, const SeatChange& proto, bool present, const std::string& role,
+             bool active, int sign) {
+  if (!present) return;
+  auto [it, inserted] = rows.try_emplace(role, proto);
+  if (inserted) it->second.role = role;
+  it->second.members += sign;
+  if (active) it->second.billable += sign;
+}
+
+}  // namespace
+
+PairSeat PairSeatOf(const StateSet& state, const MembershipKey& pair) {
+  PairSeat seat;
+  if (auto m = state.memberships.find(pair); m != state.memberships.end()) {
+    seat.present = m->second.present;
+    if (seat.present) seat.role = m->second.role;
+    seat.membership_version = m->second.version;
+  } else if (auto a = state.accounts.find(pair.first); a != state.accounts.end()) {
+    // No membership yet: the account's newest member list (if any) already left it absent.
+    seat.membership_version = a->second.member_list_version;
+  }
+  if (auto u = state.users.find(pair.second); u != state.users.end()) {
+    seat.active = IsBillable(u->second);
+    seat.user_version = u->second.state_version;
+  }
+  return seat;
+}
+
+std::optional<Version> HeadOf(const PairSeat& seat) {
+  if (!seat.membership_version) return seat.user_version;
+  if (!seat.user_version) return seat.membership_version;
+  return std::max(*seat.membership_version, *seat.user_version);
+}
+
+std::vector<SeatChange> SeatHistory(const MembershipKey& pair, PairSeat seat, std::vector<SeatFact> facts) {
+  std::erase_if(facts, [&](const SeatFact& f) { return !Concerns(pair, f); });
+  std::sort(facts.begin(), facts.end(), [](const SeatFact& a, const SeatFact& b) {
+    return std::tie(a.version, a.ordinal) < std::tie(b.version, b.ordinal);
+  });
+  std::vector<SeatChange> out;
+  for (const SeatFact& f : facts) {
+    PairSeat next = seat;
+    if (f.kind == SeatFactKind::kUserState) {
+      if (!IsNewer(f.version, seat.user_version)) continue;
+      next.active = f.on;
+      next.user_version = f.version;
+    } else {
+      if (!IsNewer(f.version, seat.membership_version)) continue;
+      next.present = f.kind == SeatFactKind::kMembership && f.on;
+      next.role = next.present ? f.role : std::string();
+      next.membership_version = f.version;
+    }
+    SeatChange proto{.account_id = pair.first,
+                     .user_id = pair.second,
+                     .role = {},
+                     .at = f.version.fact_time,
+                     .event_id = f.version.event_id};
+    std::map<std::string, SeatChange> rows;
+    AddSeat(rows, proto, seat.present, seat.role, seat.active, -1);
+    AddSeat(rows, proto, next.present, next.role, next.active, +1);
+    for (auto& [role, row] : rows) {
+      if (row.members != 0 || row.billable != 0) out.push_back(std::move(row));
+    }
+    seat = std::move(next);
+  }
+  // Merge rows of one key (two facts of one event at one instant), drop those that cancel.
+  std::stable_sort(out.begin(), out.end(), KeyLess);
+  std::vector<SeatChange> merged;
+  for (SeatChange& c : out) {
+    if (!merged.empty() && SameKey(merged.back(), c)) {
+      merged.back().members += c.members;
+      merged.back().billable += c.billable;
+    } else {
+      merged.push_back(std::move(c));
+    }
+  }
+  std::erase_if(merged, [](const SeatChange& c) { return c.members == 0 && c.billable == 0; });
+  return merged;
+}
+
+bool AllNewer(const MembershipKey& pair, const PairSeat& start, const std::vector<SeatFact>& facts) {
+  const std::optional<Version> head = HeadOf(start);
+  return std::all_of(facts.begin(), facts.end(),
+                     [&](const SeatFact& f) { return !Concerns(pair, f) || IsNewer(f.version, head); });
+}
+
+SeatLedgerDiff DiffSeatHistory(const std::vector<SeatChange>& before, const std::vector<SeatChange>& after) {
+  SeatLedgerDiff diff;
+  auto b = before.begin();
+  auto a = after.begin();
+  while (b != before.end() || a != after.end()) {
+    if (a == after.end() || (b != before.end() && KeyLess(*b, *a))) {
+      diff.deletes.push_back(*b++);
+    } else if (b == before.end() || KeyLess(*a, *b)) {
+      diff.upserts.push_back(*a++);
+    } else {
+      if (*a != *b) diff.upserts.push_back(*a);
+      ++a, ++b;
+    }
+  }
+  return diff;
+}
+
+std::map<std::string, std::pair<int64_t, int64_t>> SumSeatChanges(const std::vector<SeatChange>& rows,
+                                                                  const std::string& account, TimePoint t) {
+  std::map<std::string, std::pair<int64_t, int64_t>> sums;
+  for (const SeatChange& c : rows) {
+    if (c.account_id != account || c.at > t) continue;
+    auto& [members, billable] = sums[c.role];
+    members += c.members;
+    billable += c.billable;
+  }
+  std::erase_if(sums, [](const auto& s) { return s.second.first == 0 && s.second.second == 0; });
+  return sums;
+}
+
+}  // namespace mm::domain
