@@ -143,4 +143,102 @@ std::map<std::string, std::pair<int64_t, int64_t>> SumSeatChanges(const std::vec
   return sums;
 }
 
+namespace {
+
+// Every membership record in `after` that a fact concerns.
+std::set<MembershipKey> PairsConcerned(const std::vector<SeatFact>& facts, const StateSet& after) {
+  std::set<MembershipKey> pairs, out;
+  std::set<std::string> users, accounts;
+  for (const SeatFact& f : facts) {
+    switch (f.kind) {
+      case SeatFactKind::kMembership:
+        pairs.emplace(f.account_id, f.user_id);
+        break;
+      case SeatFactKind::kUserState:
+        users.insert(f.user_id);
+        break;
+      case SeatFactKind::kMemberList:
+        accounts.insert(f.account_id);
+        break;
+    }
+  }
+  for (const auto& [key, m] : after.memberships) {
+    if (pairs.contains(key) || users.contains(key.second) || accounts.contains(key.first)) out.insert(key);
+  }
+  return out;
+}
+
+bool BeforeHorizon(const SeatChange& c, const std::optional<TimePoint>& horizon) {
+  return horizon && c.at < *horizon;
+}
+
+void AddToBase(const SeatChange& c, int sign, SeatTable& base) {
+  SeatTally& t = base[{c.account_id, c.role}];
+  t.members += sign * c.members;
+  t.billable += sign * c.billable;
+}
+
+}  // namespace
+
+SeatLedgerPlan::SeatLedgerPlan(const StateSet& before, const StateSet& after, std::vector<SeatFact> facts,
+                               std::optional<TimePoint> horizon)
+    : facts_(std::move(facts)), horizon_(horizon) {
+  for (const MembershipKey& pair : PairsConcerned(facts_, after)) {
+    const PairSeat start = PairSeatOf(before, pair);
+    if (!AllNewer(pair, start, facts_)) {
+      recompute_.insert(pair);
+      continue;
+    }
+    for (SeatChange& c : SeatHistory(pair, start, facts_)) appended_.push_back(std::move(c));
+  }
+}
+
+std::set<std::string> SeatLedgerPlan::RecomputeUsers() const {
+  std::set<std::string> out;
+  for (const auto& pair : recompute_) out.insert(pair.second);
+  return out;
+}
+
+std::set<std::string> SeatLedgerPlan::RecomputeAccounts() const {
+  std::set<std::string> out;
+  for (const auto& pair : recompute_) out.insert(pair.first);
+  return out;
+}
+
+bool SeatLedgerPlan::Needs(const SeatFact& f) const {
+  return std::any_of(recompute_.begin(), recompute_.end(), [&](const MembershipKey& pair) { return Concerns(pair, f); });
+}
+
+SeatLedgerWrites SeatLedgerPlan::Finish(const std::vector<SeatFact>& stored) const {
+  SeatLedgerWrites w;
+  for (const SeatChange& c : appended_) {
+    if (BeforeHorizon(c, horizon_)) {
+      AddToBase(c, +1, w.base);
+    } else {
+      w.upserts.push_back(c);
+    }
+  }
+  if (!recompute_.empty()) {
+    std::vector<SeatFact> with_new = stored;
+    with_new.insert(with_new.end(), facts_.begin(), facts_.end());
+    for (const MembershipKey& pair : recompute_) {
+      // Rows before the horizon are not kept: their change goes to the base.
+      auto split = [&](std::vector<SeatChange> rows, int sign) {
+        std::erase_if(rows, [&](const SeatChange& c) {
+          if (!BeforeHorizon(c, horizon_)) return false;
+          AddToBase(c, sign, w.base);
+          return true;
+        });
+        return rows;
+      };
+      SeatLedgerDiff diff =
+          DiffSeatHistory(split(SeatHistory(pair, {}, stored), -1), split(SeatHistory(pair, {}, with_new), +1));
+      for (SeatChange& c : diff.upserts) w.upserts.push_back(std::move(c));
+      for (SeatChange& c : diff.deletes) w.deletes.push_back(std::move(c));
+    }
+  }
+  DropZeroRows(w.base);
+  return w;
+}
+
 }  // namespace mm::domain

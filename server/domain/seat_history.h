@@ -17,12 +17,14 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/time.h"
 #include "domain/records.h"
+#include "domain/seats.h"
 
 namespace mm::domain {
 
@@ -98,5 +100,43 @@ SeatLedgerDiff DiffSeatHistory(const std::vector<SeatChange>& before, const std:
 // sum of the rows with at <= t.
 std::map<std::string, std::pair<int64_t, int64_t>> SumSeatChanges(const std::vector<SeatChange>& rows,
                                                                   const std::string& account, TimePoint t);
+
+// What one batch writes to the ledger, planned in two steps because only the second needs
+// stored facts: pairs whose new facts all come after their head get the rows of those facts
+// appended; any other pair (a fact landed in its past) is recomputed from its stored facts and
+// the batch's, and only the difference written. Rows dated before `horizon` (the oldest
+// instant the ledger keeps, nullopt: no limit) are summed into per-(account, role) base counts
+// instead of being kept.
+struct SeatLedgerWrites {
+  std::vector<SeatChange> upserts;
+  std::vector<SeatChange> deletes;
+  SeatTable base;  // (account, role) -> change of the base counts
+};
+
+class SeatLedgerPlan {
+ public:
+  // `before`/`after`: the batch's records before and after it (holding every membership of the
+  // pairs, users and accounts its facts name); `facts`: what ApplyProviderEvent collected.
+  SeatLedgerPlan(const StateSet& before, const StateSet& after, std::vector<SeatFact> facts,
+                 std::optional<TimePoint> horizon);
+
+  const std::vector<SeatFact>& facts() const { return facts_; }
+  // The pairs to recompute, and the users and accounts whose stored facts they need.
+  const std::set<MembershipKey>& recompute() const { return recompute_; }
+  std::set<std::string> RecomputeUsers() const;
+  std::set<std::string> RecomputeAccounts() const;
+  // True when `f` is one of the stored facts Finish needs: a membership fact of a pair to
+  // recompute, a state fact of its user, a member list of its account.
+  bool Needs(const SeatFact& f) const;
+
+  // `stored`: the stored facts of recompute()'s pairs, users and accounts (others ignored).
+  SeatLedgerWrites Finish(const std::vector<SeatFact>& stored) const;
+
+ private:
+  std::vector<SeatFact> facts_;
+  std::optional<TimePoint> horizon_;
+  std::vector<SeatChange> appended_;
+  std::set<MembershipKey> recompute_;
+};
 
 }  // namespace mm::domain

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <map>
+#include <iterator>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -49,49 +51,36 @@ std::vector<SeatChange> Rows(const Ledger& ledger) {
   return rows;
 }
 
-// The pairs a batch's facts concern, given the state after it.
-std::set<MembershipKey> PairsOf(const std::vector<SeatFact>& facts, const StateSet& after) {
-  std::set<MembershipKey> pairs;
-  for (const SeatFact& f : facts) {
-    for (const auto& [key, m] : after.memberships) {
-      const bool concerns = f.kind == SeatFactKind::kMembership ? key == MembershipKey{f.account_id, f.user_id}
-                            : f.kind == SeatFactKind::kUserState ? key.second == f.user_id
-                                                                 : key.first == f.account_id;
-      if (concerns) pairs.insert(key);
-    }
-  }
-  return pairs;
-}
-
-// Applies `batch` to `state` and its rows to `ledger` as the PostgreSQL store does: a pair
-// whose new facts are all newer than its head gets their rows appended; any other is
-// recomputed from every fact so far and the difference written. Returns how many pairs took
-// the recompute.
+// Applies `batch` to `state` and its ledger writes to `ledger` and `base` as the PostgreSQL
+// store does (SeatLedgerPlan): the facts it needs are looked up among those stored before the
+// batch. Returns how many pairs took the recompute.
 int ApplyBatch(const std::vector<const ProviderEvent*>& batch, StateSet& state, std::vector<SeatFact>& all_facts,
-               Ledger& ledger) {
+               Ledger& ledger, std::optional<TimePoint> horizon = std::nullopt, SeatTable* base = nullptr) {
   const StateSet before = state;
   std::vector<SeatFact> facts;
   TouchedKeys changed;
   for (const ProviderEvent* e : batch) ApplyProviderEvent(*e, state, changed, &facts);
-  int recomputed = 0;
-  for (const MembershipKey& pair : PairsOf(facts, state)) {
-    const PairSeat start = PairSeatOf(before, pair);
-    if (AllNewer(pair, start, facts)) {
-      for (const SeatChange& c : SeatHistory(pair, start, facts)) {
-        auto [it, inserted] = ledger.emplace(Key(c), c);
-        EXPECT_TRUE(inserted) << "an appended row exists already";
-      }
-      continue;
-    }
-    ++recomputed;
-    std::vector<SeatFact> with_new = all_facts;
-    with_new.insert(with_new.end(), facts.begin(), facts.end());
-    SeatLedgerDiff diff = DiffSeatHistory(SeatHistory(pair, {}, all_facts), SeatHistory(pair, {}, with_new));
-    for (const SeatChange& c : diff.deletes) EXPECT_EQ(ledger.erase(Key(c)), 1u);
-    for (const SeatChange& c : diff.upserts) ledger.insert_or_assign(Key(c), c);
+  const SeatLedgerPlan plan(before, state, std::move(facts), horizon);
+  std::vector<SeatFact> stored;
+  std::copy_if(all_facts.begin(), all_facts.end(), std::back_inserter(stored),
+               [&](const SeatFact& f) { return plan.Needs(f); });
+  const SeatLedgerWrites writes = plan.Finish(stored);
+  for (const SeatChange& c : writes.deletes) EXPECT_EQ(ledger.erase(Key(c)), 1u);
+  for (const SeatChange& c : writes.upserts) {
+    EXPECT_FALSE(horizon && c.at < *horizon) << "a row before the horizon is kept";
+    ledger.insert_or_assign(Key(c), c);
   }
-  all_facts.insert(all_facts.end(), facts.begin(), facts.end());
-  return recomputed;
+  if (base) {
+    for (const auto& [key, delta] : writes.base) {
+      (*base)[key].members += delta.members;
+      (*base)[key].billable += delta.billable;
+    }
+    DropZeroRows(*base);
+  } else {
+    EXPECT_THAT(writes.base, IsEmpty());
+  }
+  all_facts.insert(all_facts.end(), plan.facts().begin(), plan.facts().end());
+  return static_cast<int>(plan.recompute().size());
 }
 
 // The seats of every account at `t`: the history's facts up to t applied, then recounted.
@@ -107,12 +96,21 @@ std::map<std::string, Counts> RecountAt(const std::vector<ProviderEvent>& events
   return out;
 }
 
-std::map<std::string, Counts> SumAt(const std::vector<SeatChange>& rows, TimePoint t) {
+// The ledger's counts at `t`: the base (what was folded before a horizon) plus the rows up to t.
+std::map<std::string, Counts> SumAt(const std::vector<SeatChange>& rows, TimePoint t, const SeatTable& base = {}) {
   std::set<std::string> accounts;
   for (const SeatChange& c : rows) accounts.insert(c.account_id);
+  for (const auto& [key, tally] : base) accounts.insert(key.first);
   std::map<std::string, Counts> out;
   for (const std::string& a : accounts) {
     Counts counts = SumSeatChanges(rows, a, t);
+    for (const auto& [key, tally] : base) {
+      if (key.first != a) continue;
+      auto& [members, billable] = counts[key.second];
+      members += tally.members;
+      billable += tally.billable;
+      if (members == 0 && billable == 0) counts.erase(key.second);
+    }
     if (!counts.empty()) out[a] = std::move(counts);
   }
   return out;
@@ -132,17 +130,24 @@ TEST(SeatHistoryPropertyTest, ShuffledDeliveriesGiveTheInOrderCountsAtEveryInsta
     std::shuffle(order.begin(), order.end(), gen.rng());
 
     // Delivered in batches of 1 to 4 in the shuffled order.
-    StateSet state;
-    std::vector<SeatFact> facts;
-    Ledger ledger;
+    // A second ledger keeps nothing before a horizon at At(2): what came before is its base.
+    StateSet state, state_h;
+    std::vector<SeatFact> facts, facts_h;
+    Ledger ledger, ledger_h;
+    SeatTable base;
     for (size_t i = 0; i < order.size();) {
       const size_t n = std::min<size_t>(order.size() - i, 1 + gen.rng()() % 4);
       std::vector<const ProviderEvent*> batch;
       for (size_t j = i; j < i + n; ++j) batch.push_back(&events[order[j]]);
       recomputed += ApplyBatch(batch, state, facts, ledger);
+      ApplyBatch(batch, state_h, facts_h, ledger_h, At(2), &base);
       i += n;
     }
     const std::vector<SeatChange> rows = Rows(ledger);
+    for (int s = 2; s <= 6; ++s) EXPECT_EQ(SumAt(Rows(ledger_h), At(s), base), RecountAt(events, At(s))) << "at " << s;
+    std::vector<SeatChange> from_horizon = rows;
+    std::erase_if(from_horizon, [](const SeatChange& c) { return c.at < At(2); });
+    EXPECT_EQ(Rows(ledger_h), from_horizon);
 
     // The kept ledger is the whole history recomputed.
     std::vector<SeatChange> whole;
