@@ -9,6 +9,7 @@
 
 #include "domain/convergence.h"
 #include "domain/records_json.h"
+#include "domain/seat_history.h"
 #include "domain/seats.h"
 #include "store/pg_array.h"
 #include "store/pg_connection.h"
@@ -24,6 +25,7 @@ using domain::StateSet;
 // Statement names double as metric labels.
 constexpr char kLockHead[] = "lock_head";
 constexpr char kLoadBatchState[] = "load_batch_state";
+constexpr char kLoadSeatFacts[] = "load_seat_facts";
 constexpr char kWriteBatch[] = "write_batch";
 constexpr char kWriteCheckpoint[] = "write_checkpoint";
 constexpr char kLoadReplayable[] = "load_replayable";
@@ -38,10 +40,12 @@ std::vector<PgConnection::Statement> Statements() {
   return {
       {kLockHead, "SELECT last_sequence FROM change_log_head WHERE singleton FOR UPDATE"},
       // Row kinds: 'e' an already stored (provider, event id); 'u', 'a', 'm' the records the
-      // batch's events name; 'p' present memberships of users named by state events (the only
-      // users whose billability can flip, so the seat counts of all their workspaces move); 'm'
-      // and 'u' also every membership of an account whose whole member list an event carries,
-      // with its user (whose state says whether the seat a removal frees was billable).
+      // batch's events name; 'p' every membership of a user named by a state event (the only
+      // users whose billability can flip, so the seat counts of all their workspaces move, and
+      // whose state facts enter the seat history of each); 'm' and 'u' also every membership of
+      // an account whose whole member list an event carries, with its user (whose state says
+      // whether the seat a removal frees was billable); 'h' the seat ledger's horizon in
+      // microseconds (NULL: it keeps everything).
       {kLoadBatchState,
        "SELECT 'e', k.provider, k.event_id FROM unnest($1::text[], $2::text[]) AS k(provider, event_id)"
        " JOIN provider_events p USING (provider, event_id)"
@@ -50,16 +54,28 @@ std::vector<PgConnection::Statement> Statements() {
        " UNION ALL SELECT 'm', m.record::text, NULL"
        " FROM unnest($5::text[], $6::text[]) AS k(account_id, user_id)"
        " JOIN memberships m USING (account_id, user_id)"
-       " UNION ALL SELECT 'p', record::text, NULL FROM memberships"
-       " WHERE user_id = ANY($7::text[]) AND present"
+       " UNION ALL SELECT 'p', record::text, NULL FROM memberships WHERE user_id = ANY($7::text[])"
        " UNION ALL SELECT 'm', record::text, NULL FROM memberships WHERE account_id = ANY($8::text[])"
        " UNION ALL SELECT 'u', u.record::text, NULL FROM users u WHERE u.user_id IN"
-       " (SELECT user_id FROM memberships WHERE account_id = ANY($8::text[]))"},
+       " (SELECT user_id FROM memberships WHERE account_id = ANY($8::text[]))"
+       " UNION ALL SELECT 'h', CASE WHEN oldest = '-infinity' THEN NULL"
+       " ELSE " MM_SQL_MICROS("oldest") "::text END, NULL FROM seat_ledger_horizon"},
+      // The stored seat facts a recompute needs (domain::SeatLedgerPlan::Needs): membership
+      // facts of its pairs, state facts of their users, member lists of their accounts.
+      {kLoadSeatFacts,
+       "SELECT kind::text, account_id, user_id, " MM_SQL_MICROS("fact_time") ", event_id, ordinal, is_on, role"
+       " FROM seat_facts WHERE kind = 'm' AND (account_id, user_id) IN"
+       " (SELECT * FROM unnest($1::text[], $2::text[]))"
+       " UNION ALL SELECT kind::text, account_id, user_id, " MM_SQL_MICROS("fact_time") ", event_id, ordinal,"
+       " is_on, role FROM seat_facts WHERE kind = 'u' AND account_id = '' AND user_id = ANY($3::text[])"
+       " UNION ALL SELECT kind::text, account_id, user_id, " MM_SQL_MICROS("fact_time") ", event_id, ordinal,"
+       " is_on, role FROM seat_facts WHERE kind = 'l' AND user_id = '' AND account_id = ANY($4::text[])"},
       // Seat counts: one delta per (account, role), split three ways on disjoint rows — new rows
       // inserted with the delta, existing rows updated, rows the delta empties deleted — so the
       // CHECK constraints judge every real result and genuine drift still fails the batch.
       // Change-log rows take their records from the upserts' RETURNING: each record is sent
-      // and parsed as jsonb once.
+      // and parsed as jsonb once. The seat ledger (domain::SeatLedgerPlan): the batch's facts
+      // added, its rows upserted and deleted (disjoint keys), its base counts moved.
       {kWriteBatch,
        "WITH d AS ("
        "  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
@@ -119,6 +135,28 @@ std::vector<PgConnection::Statement> Statements() {
        " named AS ("
        "  INSERT INTO event_users (user_id, fact_time, provider, event_id)"
        "  SELECT * FROM unnest($33::text[], $34::timestamptz[], $35::text[], $36::text[])),"
+       " facts AS ("
+       "  INSERT INTO seat_facts (kind, account_id, user_id, fact_time, event_id, ordinal, is_on, role)"
+       "  SELECT f.kind::\"char\", f.account_id, f.user_id, f.fact_time, f.event_id, f.ordinal, f.is_on, f.role"
+       "  FROM unnest($39::text[], $40::text[], $41::text[], $42::timestamptz[], $43::text[], $44::integer[],"
+       "  $45::boolean[], $46::text[])"
+       "  AS f(kind, account_id, user_id, fact_time, event_id, ordinal, is_on, role) ON CONFLICT DO NOTHING),"
+       " ledger_written AS ("
+       "  INSERT INTO seat_ledger (account_id, at, user_id, event_id, role, members, billable)"
+       "  SELECT * FROM unnest($47::text[], $48::timestamptz[], $49::text[], $50::text[], $51::text[],"
+       "  $52::integer[], $53::integer[])"
+       "  ON CONFLICT (account_id, at, user_id, event_id, role) DO UPDATE SET members = excluded.members,"
+       "  billable = excluded.billable),"
+       " ledger_deleted AS ("
+       "  DELETE FROM seat_ledger l USING unnest($54::text[], $55::timestamptz[], $56::text[], $57::text[],"
+       "  $58::text[]) AS d(account_id, at, user_id, event_id, role)"
+       "  WHERE l.account_id = d.account_id AND l.at = d.at AND l.user_id = d.user_id"
+       "  AND l.event_id = d.event_id AND l.role = d.role),"
+       " ledger_base AS ("
+       "  INSERT INTO seat_ledger_base (account_id, role, members, billable)"
+       "  SELECT * FROM unnest($59::text[], $60::text[], $61::bigint[], $62::bigint[])"
+       "  ON CONFLICT (account_id, role) DO UPDATE SET members = seat_ledger_base.members + excluded.members,"
+       "  billable = seat_ledger_base.billable + excluded.billable),"
        " head AS ("
        "  UPDATE change_log_head SET last_sequence = $22 WHERE singleton AND last_sequence <> $22"
        "  RETURNING last_sequence)"
@@ -186,7 +224,8 @@ auto ParseRecord(const pqxx::field& field, ParseFn parse) {
 struct LoadedState {
   std::set<std::pair<std::string, std::string>> stored;  // (provider, event id) already stored
   StateSet state;  // records the batch's events name
-  std::vector<domain::MembershipRecord> present_of_state_users;
+  std::vector<domain::MembershipRecord> memberships_of_state_users;
+  std::optional<TimePoint> seat_horizon;  // the seat ledger's oldest instant (nullopt: no limit)
 };
 
 LoadedState LoadBatchState(pqxx::work& txn, std::span<const ProviderEvent* const> batch) {
@@ -237,18 +276,21 @@ LoadedState LoadBatchState(pqxx::work& txn, std::span<const ProviderEvent* const
         loaded.state.memberships.emplace(std::move(key), std::move(m));
         break;
       }
+      case 'h':
+        if (!row[1].is_null()) loaded.seat_horizon = FromUnixMicros(row[1].as<int64_t>());
+        break;
       default:
-        loaded.present_of_state_users.push_back(ParseRecord(row[1], domain::MembershipFromJson));
+        loaded.memberships_of_state_users.push_back(ParseRecord(row[1], domain::MembershipFromJson));
     }
   }
   return loaded;
 }
 
 // Seat counts depend on memberships that changed and on every present membership of a user
-// whose billability flipped (disabled/enabled/deleted). Adds the latter to both StateSets and
-// returns the deltas.
+// whose billability flipped (disabled/enabled/deleted). Adds every membership of a state
+// event's user to both StateSets (the seat ledger plans their history) and returns the deltas.
 domain::SeatTable ComputeSeatDeltas(StateSet& before, StateSet& after, const domain::TouchedKeys& changed,
-                                    std::vector<domain::MembershipRecord>& present_of_state_users) {
+                                    std::vector<domain::MembershipRecord>& memberships_of_state_users) {
   std::set<MembershipKey> pairs = changed.memberships;
   std::set<std::string> flipped;
   for (const std::string& user_id : changed.users) {
@@ -256,10 +298,9 @@ domain::SeatTable ComputeSeatDeltas(StateSet& before, StateSet& after, const dom
     bool was = old_user == before.users.end() || domain::IsBillable(old_user->second);
     if (was != domain::IsBillable(after.users.at(user_id))) flipped.insert(user_id);
   }
-  for (domain::MembershipRecord& m : present_of_state_users) {
-    if (!flipped.contains(m.user_id)) continue;
+  for (domain::MembershipRecord& m : memberships_of_state_users) {
     MembershipKey key{m.account_id, m.user_id};
-    pairs.insert(key);
+    if (flipped.contains(m.user_id)) pairs.insert(key);
     // Records already in the batch are newer in `after`; keep those.
     before.memberships.try_emplace(key, m);
     after.memberships.try_emplace(key, std::move(m));
@@ -278,6 +319,11 @@ struct WriteArrays {
   PgArrayBuilder dead_providers, dead_ids, dead_reasons;
   PgArrayBuilder named_users, named_fact_times, named_providers, named_ids;
   PgArrayBuilder dead_sources, dead_scopes;
+  PgArrayBuilder fact_kinds, fact_accounts, fact_users, fact_times, fact_events, fact_ordinals, fact_on, fact_roles;
+  PgArrayBuilder ledger_accounts, ledger_at, ledger_users, ledger_events, ledger_roles, ledger_members,
+      ledger_billable;
+  PgArrayBuilder gone_accounts, gone_at, gone_users, gone_events, gone_roles;
+  PgArrayBuilder base_accounts, base_roles, base_members, base_billable;
 };
 
 // The arrays of kWriteReplays, in parameter order.
@@ -299,6 +345,69 @@ void AddNamedUsers(const ProviderEvent& e, PgArrayBuilder& users, PgArrayBuilder
 }
 
 using EventKey = std::pair<std::string, std::string>;  // (provider, event id)
+
+// The stored seat facts `plan` needs (one round trip, only when a fact landed in the past).
+std::vector<domain::SeatFact> LoadSeatFacts(pqxx::work& txn, const domain::SeatLedgerPlan& plan) {
+  PgArrayBuilder pair_accounts, pair_users, users, accounts;
+  for (const auto& [account_id, user_id] : plan.recompute()) {
+    pair_accounts.Add(std::string_view(account_id));
+    pair_users.Add(std::string_view(user_id));
+  }
+  for (const std::string& u : plan.RecomputeUsers()) users.Add(std::string_view(u));
+  for (const std::string& a : plan.RecomputeAccounts()) accounts.Add(std::string_view(a));
+  std::vector<domain::SeatFact> out;
+  for (const auto& row : txn.exec_prepared(kLoadSeatFacts, pair_accounts.Finish(), pair_users.Finish(),
+                                           users.Finish(), accounts.Finish())) {
+    domain::SeatFact f;
+    f.kind = static_cast<domain::SeatFactKind>(row[0].c_str()[0]);
+    f.account_id = row[1].as<std::string>();
+    f.user_id = row[2].as<std::string>();
+    f.version = {.fact_time = FromUnixMicros(row[3].as<int64_t>()), .event_id = row[4].as<std::string>()};
+    f.ordinal = row[5].as<int>();
+    f.on = row[6].as<bool>();
+    f.role = row[7].as<std::string>();
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+void AddLedgerKey(const domain::SeatChange& c, PgArrayBuilder& accounts, PgArrayBuilder& at, PgArrayBuilder& users,
+                  PgArrayBuilder& events, PgArrayBuilder& roles) {
+  accounts.Add(std::string_view(c.account_id));
+  at.Add(std::string_view(FormatRfc3339(c.at)));
+  users.Add(std::string_view(c.user_id));
+  events.Add(std::string_view(c.event_id));
+  roles.Add(std::string_view(c.role));
+}
+
+// Fills the seat ledger's arrays: the batch's facts and what the plan writes.
+void AddSeatLedgerWrites(const domain::SeatLedgerPlan& plan, const domain::SeatLedgerWrites& writes, WriteArrays& w) {
+  for (const domain::SeatFact& f : plan.facts()) {
+    const char kind[2] = {static_cast<char>(f.kind), '\0'};
+    w.fact_kinds.Add(std::string_view(kind, 1));
+    w.fact_accounts.Add(std::string_view(f.account_id));
+    w.fact_users.Add(std::string_view(f.user_id));
+    w.fact_times.Add(std::string_view(FormatRfc3339(f.version.fact_time)));
+    w.fact_events.Add(std::string_view(f.version.event_id));
+    w.fact_ordinals.AddInt(f.ordinal);
+    w.fact_on.AddBool(f.on);
+    w.fact_roles.Add(std::string_view(f.role));
+  }
+  for (const domain::SeatChange& c : writes.upserts) {
+    AddLedgerKey(c, w.ledger_accounts, w.ledger_at, w.ledger_users, w.ledger_events, w.ledger_roles);
+    w.ledger_members.AddInt(c.members);
+    w.ledger_billable.AddInt(c.billable);
+  }
+  for (const domain::SeatChange& c : writes.deletes) {
+    AddLedgerKey(c, w.gone_accounts, w.gone_at, w.gone_users, w.gone_events, w.gone_roles);
+  }
+  for (const auto& [key, tally] : writes.base) {
+    w.base_accounts.Add(std::string_view(key.first));
+    w.base_roles.Add(std::string_view(key.second));
+    w.base_members.AddInt(tally.members);
+    w.base_billable.AddInt(tally.billable);
+  }
+}
 
 std::set<EventKey> LoadReplayable(pqxx::work& txn, std::span<const ProviderEvent* const> batch) {
   PgArrayBuilder providers, ids;
@@ -412,13 +521,18 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const Pro
     StateSet& after = loaded.state;
     StateSet before = after;
     domain::TouchedKeys changed;
+    std::vector<domain::SeatFact> seat_facts;
     for (size_t i = 0; i < batch.size(); ++i) {
-      results[i].outcome = domain::Decide(*batch[i], !is_new[i], after, changed);
+      results[i].outcome = domain::Decide(*batch[i], !is_new[i], after, changed, &seat_facts);
     }
 
     WriteArrays w;
     const uint64_t last = AddStateWrites(
-        after, changed, ComputeSeatDeltas(before, after, changed, loaded.present_of_state_users), head, w);
+        after, changed, ComputeSeatDeltas(before, after, changed, loaded.memberships_of_state_users), head, w);
+    const domain::SeatLedgerPlan plan(before, after, std::move(seat_facts), loaded.seat_horizon);
+    AddSeatLedgerWrites(plan, plan.Finish(plan.recompute().empty() ? std::vector<domain::SeatFact>{}
+                                                                   : LoadSeatFacts(txn, plan)),
+                        w);
     size_t new_events = 0;
     ReplayArrays r;
     size_t replays = 0;
@@ -472,7 +586,15 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const Pro
                         w.event_outcomes.Finish(), w.event_bodies.Finish(), w.dead_providers.Finish(),
                         w.dead_ids.Finish(), w.dead_reasons.Finish(), w.named_users.Finish(),
                         w.named_fact_times.Finish(), w.named_providers.Finish(), w.named_ids.Finish(),
-                        w.dead_sources.Finish(), w.dead_scopes.Finish());
+                        w.dead_sources.Finish(), w.dead_scopes.Finish(), w.fact_kinds.Finish(),
+                        w.fact_accounts.Finish(), w.fact_users.Finish(), w.fact_times.Finish(),
+                        w.fact_events.Finish(), w.fact_ordinals.Finish(), w.fact_on.Finish(), w.fact_roles.Finish(),
+                        w.ledger_accounts.Finish(), w.ledger_at.Finish(), w.ledger_users.Finish(),
+                        w.ledger_events.Finish(), w.ledger_roles.Finish(), w.ledger_members.Finish(),
+                        w.ledger_billable.Finish(), w.gone_accounts.Finish(), w.gone_at.Finish(),
+                        w.gone_users.Finish(), w.gone_events.Finish(), w.gone_roles.Finish(),
+                        w.base_accounts.Finish(), w.base_roles.Finish(), w.base_members.Finish(),
+                        w.base_billable.Finish());
     }
     if (replays > 0) {
       txn.exec_prepared(kWriteReplays, r.providers.Finish(), r.ids.Finish(), r.outcomes.Finish(), r.reasons.Finish(),

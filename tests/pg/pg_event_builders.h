@@ -351,7 +351,8 @@ inline void ExpectSameState(const domain::StateSet& expected, const domain::Stat
 // What must hold after any sequence of batches (each test of the store ends with it):
 // - change_log sequences are exactly 1..N and change_log_head.last_sequence = N;
 // - replaying the change log through PgChangeFeed gives exactly the tables' records;
-// - seat_counts equals a recount (domain::CountSeats) of the tables' records;
+// - seat_counts equals a recount (domain::CountSeats) of the tables' records, and the seat
+//   ledger summed over all time (its base plus every row) equals seat_counts;
 // - the real columns (state, reason, times, presence, role, name) agree with `record`;
 // - dead letters are exactly the events stored as dead_lettered; no event is beyond the head.
 inline void ExpectStoreInvariants(SqlSession& db) {
@@ -367,6 +368,14 @@ inline void ExpectStoreInvariants(SqlSession& db) {
   store::PgChangeFeed feed(db.url());
   ExpectSameState(tables, ReplayChanges(ReadAllChanges(feed)), "change-log replay vs tables");
   EXPECT_EQ(ReadSeats(db), domain::CountSeats(tables)) << "seat_counts vs a recount";
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM (SELECT account_id, role, sum(members) AS members,"
+                      " sum(billable) AS billable FROM (SELECT account_id, role, members, billable"
+                      " FROM seat_ledger_base UNION ALL SELECT account_id, role, members, billable FROM seat_ledger) x"
+                      " GROUP BY account_id, role HAVING sum(members) <> 0 OR sum(billable) <> 0) l"
+                      " FULL JOIN seat_counts s USING (account_id, role)"
+                      " WHERE l.members IS DISTINCT FROM s.members OR l.billable IS DISTINCT FROM s.billable"),
+            "0")
+      << "the seat ledger summed over all time vs seat_counts";
 
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM users WHERE user_id <> record->>'user_id'"
                       " OR state <> record->>'state'"

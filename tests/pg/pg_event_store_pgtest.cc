@@ -14,6 +14,7 @@
 
 #include "pg_event_builders.h"
 #include "store/in_memory_event_store.h"
+#include "store/migrator.h"
 #include "store/pg_change_feed.h"
 
 namespace mm::testing {
@@ -424,6 +425,80 @@ TEST_F(PgEventStoreTest, RandomHistoryMatchesTheInMemoryReference) {
   }
   EXPECT_EQ(stored.size(), distinct.size());
   EXPECT_LT(distinct.size(), history.size()) << "the history should hold redeliveries";
+}
+
+// The seat ledger (domain/seat_history.h) through the real store: a random history delivered
+// out of fact-time order, in batches, with redeliveries. At every instant t the ledger's counts
+// (its base plus its rows up to t) equal a recount of the history's facts up to t.
+TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt) {
+  const std::vector<ProviderEvent> history = RandomHistory(20261204, HistoryShape{.events = 1500});
+  for (const auto& batch : SplitIntoBatches(history, 5, 40)) {
+    auto got = ApplyEvents(*store_, batch);
+    ASSERT_TRUE(got.ok()) << got.status();
+  }
+  EXPECT_GT(std::stoll(Sql("SELECT count(*) FROM seat_ledger")), 100);
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger_base"), "0") << "a fresh database keeps all history";
+
+  auto recount_at = [&](TimePoint t) {
+    domain::StateSet state;
+    for (ProviderEvent e : history) {
+      std::erase_if(e.events, [&](const domain::NormalizedEvent& n) { return n.fact_time > t; });
+      domain::TouchedKeys changed;
+      domain::Decide(e, /*duplicate=*/false, state, changed);
+    }
+    return domain::CountSeats(state);
+  };
+  auto ledger_at = [&](TimePoint t) {
+    SeatTable table;
+    for (const auto& row : sql_->Query(
+             "SELECT account_id, role, sum(members), sum(billable) FROM (SELECT account_id, role, members,"
+             " billable FROM seat_ledger_base UNION ALL SELECT account_id, role, members, billable"
+             " FROM seat_ledger WHERE at <= '" + FormatRfc3339(t) + "') x GROUP BY account_id, role"
+             " HAVING sum(members) <> 0 OR sum(billable) <> 0")) {
+      table[{row[0].as<std::string>(), row[1].as<std::string>()}] = {row[2].as<int64_t>(), row[3].as<int64_t>()};
+    }
+    return table;
+  };
+  for (int s = -1; s <= 121; s += 3) {
+    for (TimePoint t : {At(s), At(s) - std::chrono::microseconds(1)}) {
+      EXPECT_EQ(ledger_at(t), recount_at(t)) << "at " << FormatRfc3339(t);
+    }
+  }
+}
+
+// Migration 0004 on a populated database: its current records become the ledger's facts, its
+// current counts the base, and the ledger answers from the migration's time on. Late events
+// dated before it move the base; events after it are rows.
+TEST_F(PgEventStoreTest, SeatLedgerMigrationOfAPopulatedDatabaseStartsFromTheCurrentCounts) {
+  for (const auto& batch : SplitIntoBatches(RandomHistory(7, HistoryShape{.events = 600}), 5, 40)) {
+    ASSERT_TRUE(ApplyEvents(*store_, batch).ok());
+  }
+  // The database as it was before 0004, then 0004 applied to it.
+  sql_->Query("DROP TABLE seat_facts, seat_ledger, seat_ledger_base, seat_ledger_horizon;"
+              " DELETE FROM schema_migrations WHERE version = 4");
+  auto migrations = store::PrepareMigrations(store::EmbeddedMigrationSources());
+  ASSERT_TRUE(migrations.ok());
+  auto report = store::ApplyMigrations(db_->url(), *migrations);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->applied, std::vector<std::string>{"0004_seat_ledger.sql"});
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger"), "0");
+  EXPECT_EQ(Sql("SELECT (SELECT oldest FROM seat_ledger_horizon) > (SELECT max(fact_time) FROM seat_facts)"), "t");
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_facts"),
+            Sql("SELECT (SELECT count(*) FROM memberships) + (SELECT count(*) FROM users"
+                " WHERE record ? 'state_version') + (SELECT count(*) FROM accounts WHERE record ? 'member_list_version')"));
+  ExpectStoreInvariants(*sql_);  // base == seat_counts
+
+  // Late events (all dated before the horizon) and then events after it.
+  store_ = std::make_unique<store::PgEventStore>(db_->url());
+  ASSERT_TRUE(store_->Connect().ok());
+  for (const auto& batch : SplitIntoBatches(RandomHistory(8, HistoryShape{.events = 600, .id_prefix = "late"}), 5, 40)) {
+    ASSERT_TRUE(ApplyEvents(*store_, batch).ok());
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger"), "0") << "rows before the horizon are kept";
+  ExpectStoreInvariants(*sql_);
+  const TimePoint later = SystemClock::Instance().Now() + std::chrono::hours(1);
+  EXPECT_EQ(Apply(MemberAdded("after1", "acct-new", "u-new", later, "member")), Outcome::kApplied);
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger WHERE account_id = 'acct-new' AND members = 1"), "1");
 }
 
 // Two replicas receive the same deliveries in different orders and batches, concurrently:
