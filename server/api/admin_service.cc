@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include <nlohmann/json.hpp>
-
 #include "api/conversions.h"
 #include "api/page_token.h"
 
@@ -19,22 +17,15 @@ void SetIf(google::protobuf::Timestamp* (v1::SourceStatus::*field)(), v1::Source
 }
 
 // A keyset position as a page token's key: [micros, provider, event id].
-std::string PositionKey(const store::EventPosition& p) {
-  return nlohmann::json::array({ToUnixMicros(p.at), p.provider, p.event_id}).dump();
-}
+std::string PositionKey(const store::EventPosition& p) { return EncodeTimeKey({p.at, {p.provider, p.event_id}}); }
 
 // The position of a page token's key; nullopt for the first page. INVALID_ARGUMENT for a key
 // no page of this kind wrote (ReadPageToken already checked the token is ours and intact).
 absl::StatusOr<std::optional<store::EventPosition>> PositionOf(const std::string& key) {
-  if (key.empty()) return std::optional<store::EventPosition>();
-  const nlohmann::json j = nlohmann::json::parse(key, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array() || j.size() != 3 || !j[0].is_number_integer() || !j[1].is_string() || !j[2].is_string()) {
-    return absl::InvalidArgumentError("page_token is not valid");
-  }
-  const int64_t micros = j[0].get<int64_t>();
-  if (!IsFormattable(FromUnixMicros(micros))) return absl::InvalidArgumentError("page_token is not valid");
-  return std::optional<store::EventPosition>(
-      store::EventPosition{FromUnixMicros(micros), j[1].get<std::string>(), j[2].get<std::string>()});
+  absl::StatusOr<std::optional<TimeKey>> k = DecodeTimeKey(key, 2);
+  if (!k.ok()) return k.status();
+  if (!*k) return std::optional<store::EventPosition>();
+  return std::optional<store::EventPosition>(store::EventPosition{(*k)->at, (*k)->parts[0], (*k)->parts[1]});
 }
 
 // Paging of a position-keyed list: page_size (max 1,000, or `max_size`) and the position.

@@ -21,6 +21,20 @@ grpc::Status FillPage(const absl::StatusOr<store::Page<store::MembershipView>>& 
   return grpc::Status::OK;
 }
 
+// The account and [start, end) of a seat-ledger request: a valid account id, both times set
+// and valid, start before end.
+template <typename Request>
+grpc::Status ReadAccountInterval(const Request& request, TimePoint& start, TimePoint& end) {
+  if (!IsValidId(request.account_id())) return InvalidArgument("account_id must be 1..256 bytes");
+  std::optional<TimePoint> s = request.has_start() ? GetTime(request.start()) : std::nullopt;
+  std::optional<TimePoint> e = request.has_end() ? GetTime(request.end()) : std::nullopt;
+  if (!s || !e) return InvalidArgument("start and end must be set to valid timestamps");
+  if (*s >= *e) return InvalidArgument("start must be before end");
+  start = *s;
+  end = *e;
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* MembershipServiceImpl::GetMembership(grpc::CallbackServerContext* context,
@@ -83,8 +97,13 @@ grpc::ServerUnaryReactor* SeatServiceImpl::GetSeatCount(grpc::CallbackServerCont
   UnaryCall call(context, get_seat_count_);
   if (!call.Authorize(callers_, auth::kScopeSeatsRead)) return call.reactor();
   if (!IsValidId(request->account_id())) return call.Finish(InvalidArgument("account_id must be 1..256 bytes"));
-  return call.OnDatabase(reads_, [request, response](store::ReadStore& store) {
-    auto seats = store.GetSeatCount(request->account_id());
+  std::optional<TimePoint> as_of;
+  if (request->has_as_of()) {
+    as_of = GetTime(request->as_of());
+    if (!as_of) return call.Finish(InvalidArgument("as_of must be a valid timestamp"));
+  }
+  return call.OnDatabase(reads_, [request, response, as_of](store::ReadStore& store) {
+    auto seats = as_of ? store.GetSeatCountAt(request->account_id(), *as_of) : store.GetSeatCount(request->account_id());
     if (!seats.ok()) return ToGrpcStatus(seats.status());
     ToProto(*seats, response);
     return grpc::Status::OK;
@@ -109,6 +128,75 @@ grpc::ServerUnaryReactor* SeatServiceImpl::ListSeatCounts(grpc::CallbackServerCo
     if (page->more && !page->items.empty()) {
       response->set_next_page_token(MakePageToken(page->items.back().account_id, query));
     }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* SeatServiceImpl::ListSeatChanges(grpc::CallbackServerContext* context,
+                                                           const v1::ListSeatChangesRequest* request,
+                                                           v1::ListSeatChangesResponse* response) {
+  UnaryCall call(context, list_seat_changes_);
+  if (!call.Authorize(callers_, auth::kScopeSeatsRead)) return call.reactor();
+  TimePoint start, end;
+  if (grpc::Status s = ReadAccountInterval(*request, start, end); !s.ok()) return call.Finish(s);
+  const std::string query = "seat_changes\n" + request->account_id() + "\n" + std::to_string(ToUnixMicros(start)) +
+                            "\n" + std::to_string(ToUnixMicros(end)) + "\n" +
+                            (request->include_non_billable() ? "all" : "billable");
+  int limit = 0;
+  std::string key;
+  if (grpc::Status s = ReadPaging(request->page_size(), request->page_token(), query, limit, key); !s.ok()) {
+    return call.Finish(s);
+  }
+  absl::StatusOr<std::optional<TimeKey>> after = DecodeTimeKey(key, 3);
+  if (!after.ok()) return call.Finish(ToGrpcStatus(after.status()));
+  std::optional<store::SeatChangePosition> position;
+  if (*after) position = store::SeatChangePosition{(*after)->at, (*after)->parts[0], (*after)->parts[1], (*after)->parts[2]};
+  return call.OnDatabase(reads_, [request, response, query, limit, start, end, position](store::ReadStore& store) {
+    uint64_t sequence = 0;
+    auto page = store.ListSeatChanges(request->account_id(), start, end, position, limit,
+                                      request->include_non_billable(), sequence);
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    for (const auto& change : page->items) {
+      v1::SeatChange* out = response->add_changes();
+      out->set_account_id(request->account_id());
+      out->set_user_id(change.user_id);
+      out->set_role(change.role);
+      out->set_delta(change.billable);
+      out->set_member_delta(change.members);
+      SetTime(out->mutable_at(), change.at);
+      out->set_event_id(change.event_id);
+    }
+    response->set_sequence(sequence);
+    if (page->more && !page->items.empty()) {
+      const auto& last = page->items.back();
+      response->set_next_page_token(
+          MakePageToken(EncodeTimeKey({last.at, {last.user_id, last.event_id, last.role}}), query));
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* SeatServiceImpl::GetSeatUsage(grpc::CallbackServerContext* context,
+                                                        const v1::GetSeatUsageRequest* request,
+                                                        v1::SeatUsage* response) {
+  UnaryCall call(context, get_seat_usage_);
+  if (!call.Authorize(callers_, auth::kScopeSeatsRead)) return call.reactor();
+  TimePoint start, end;
+  if (grpc::Status s = ReadAccountInterval(*request, start, end); !s.ok()) return call.Finish(s);
+  return call.OnDatabase(reads_, [request, response, start, end](store::ReadStore& store) {
+    auto usage = store.GetSeatUsage(request->account_id(), start, end);
+    if (!usage.ok()) return ToGrpcStatus(usage.status());
+    response->set_account_id(request->account_id());
+    SetTime(response->mutable_start(), start);
+    SetTime(response->mutable_end(), end);
+    response->set_billable_seat_seconds(usage->billable_seat_seconds);
+    response->set_min_billable(usage->min_billable);
+    response->set_max_billable(usage->max_billable);
+    response->set_start_billable(usage->start_billable);
+    response->set_end_billable(usage->end_billable);
+    const double seconds = static_cast<double>(ToUnixMicros(end) - ToUnixMicros(start)) / 1e6;
+    response->set_mean_billable(usage->billable_seat_seconds / seconds);
+    response->set_sequence(usage->sequence);
     return grpc::Status::OK;
   });
 }

@@ -43,7 +43,9 @@ class SeatServiceImpl final : public membership::v1::SeatService::CallbackServic
       : reads_(reads),
         callers_(callers),
         get_seat_count_(metrics.GrpcMethod("GetSeatCount")),
-        list_seat_counts_(metrics.GrpcMethod("ListSeatCounts")) {}
+        list_seat_counts_(metrics.GrpcMethod("ListSeatCounts")),
+        list_seat_changes_(metrics.GrpcMethod("ListSeatChanges")),
+        get_seat_usage_(metrics.GrpcMethod("GetSeatUsage")) {}
 
   grpc::ServerUnaryReactor* GetSeatCount(grpc::CallbackServerContext* context,
                                          const membership::v1::GetSeatCountRequest* request,
@@ -51,12 +53,20 @@ class SeatServiceImpl final : public membership::v1::SeatService::CallbackServic
   grpc::ServerUnaryReactor* ListSeatCounts(grpc::CallbackServerContext* context,
                                            const membership::v1::ListSeatCountsRequest* request,
                                            membership::v1::ListSeatCountsResponse* response) override;
+  grpc::ServerUnaryReactor* ListSeatChanges(grpc::CallbackServerContext* context,
+                                            const membership::v1::ListSeatChangesRequest* request,
+                                            membership::v1::ListSeatChangesResponse* response) override;
+  grpc::ServerUnaryReactor* GetSeatUsage(grpc::CallbackServerContext* context,
+                                         const membership::v1::GetSeatUsageRequest* request,
+                                         membership::v1::SeatUsage* response) override;
 
  private:
   store::ReadPool& reads_;
   const auth::CallerRegistry& callers_;
   metrics::GrpcMethodMetrics& get_seat_count_;
   metrics::GrpcMethodMetrics& list_seat_counts_;
+  metrics::GrpcMethodMetrics& list_seat_changes_;
+  metrics::GrpcMethodMetrics& get_seat_usage_;
 };
 
 }  // namespace mm::api

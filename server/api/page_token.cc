@@ -29,4 +29,25 @@ absl::StatusOr<std::string> ReadPageToken(const std::string& token, const std::s
   return doc["after"].get<std::string>();
 }
 
+std::string EncodeTimeKey(const TimeKey& key) {
+  nlohmann::json j = nlohmann::json::array({ToUnixMicros(key.at)});
+  for (const std::string& part : key.parts) j.push_back(part);
+  return j.dump();
+}
+
+absl::StatusOr<std::optional<TimeKey>> DecodeTimeKey(const std::string& after, size_t parts) {
+  if (after.empty()) return std::optional<TimeKey>();
+  const nlohmann::json j = nlohmann::json::parse(after, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array() || j.size() != parts + 1 || !j[0].is_number_integer()) {
+    return absl::InvalidArgumentError("page_token is not valid");
+  }
+  TimeKey key{FromUnixMicros(j[0].get<int64_t>()), {}};
+  if (!IsFormattable(key.at)) return absl::InvalidArgumentError("page_token is not valid");
+  for (size_t i = 1; i <= parts; ++i) {
+    if (!j[i].is_string()) return absl::InvalidArgumentError("page_token is not valid");
+    key.parts.push_back(j[i].get<std::string>());
+  }
+  return std::optional<TimeKey>(std::move(key));
+}
+
 }  // namespace mm::api

@@ -17,6 +17,9 @@ constexpr char kListMembersByRole[] = "list_members_by_role";
 constexpr char kListUserMemberships[] = "list_user_memberships";
 constexpr char kGetSeatCount[] = "get_seat_count";
 constexpr char kListSeatCounts[] = "list_seat_counts";
+constexpr char kGetSeatCountAt[] = "get_seat_count_at";
+constexpr char kListSeatChanges[] = "list_seat_changes";
+constexpr char kGetSeatUsage[] = "get_seat_usage";
 constexpr char kListSources[] = "list_sources";
 constexpr char kListDeadLetters[] = "list_dead_letters";
 constexpr char kGetDeadLetters[] = "get_dead_letters";
@@ -29,6 +32,11 @@ constexpr char kListUserEvents[] = "list_user_events";
   "d.replay_outcome, d.replay_reason, d.replay_attempts, coalesce(d.source, ''), coalesce(d.scope, ''),"    \
   " p.outcome, CASE WHEN $1 THEN p.raw_body END"                                                            \
   " FROM dead_letters d JOIN provider_events p USING (provider, event_id) "
+
+// The seat ledger's horizon in microseconds, NULL for -infinity (it answers for all time).
+#define MM_SEAT_HORIZON                                                         \
+  "(SELECT CASE WHEN oldest = '-infinity' THEN NULL ELSE " MM_SQL_MICROS("oldest") \
+  " END FROM seat_ledger_horizon)"
 
 // Membership rows with what callers want beside them: the account's name and the user's
 // email and name, as the mirror knows them now.
@@ -53,6 +61,47 @@ std::vector<PgConnection::Statement> Statements() {
       {kGetSeatCount,
        "SELECT h.last_sequence, s.role, s.members, s.billable FROM change_log_head h"
        " LEFT JOIN seat_counts s ON s.account_id = $1 ORDER BY s.role"},
+      // The counts at $2: the base (before the horizon) plus every ledger row at or before $2,
+      // per role, with the sequence and horizon of the same snapshot.
+      {kGetSeatCountAt,
+       "WITH per_role AS ("
+       " SELECT role, sum(members)::bigint AS members, sum(billable)::bigint AS billable FROM ("
+       "  SELECT role, members, billable FROM seat_ledger_base WHERE account_id = $1"
+       "  UNION ALL SELECT role, sum(members), sum(billable) FROM seat_ledger"
+       "   WHERE account_id = $1 AND at <= $2::timestamptz GROUP BY role) r"
+       " GROUP BY role HAVING sum(members) <> 0 OR sum(billable) <> 0)"
+       " SELECT h.last_sequence, " MM_SEAT_HORIZON ", p.role, p.members, p.billable"
+       " FROM change_log_head h LEFT JOIN per_role p ON true ORDER BY p.role"},
+      // Keyset on the ledger's key after the account (at, user_id, event_id, role).
+      {kListSeatChanges,
+       "WITH page AS (SELECT at, user_id, event_id, role, members, billable FROM seat_ledger"
+       " WHERE account_id = $1 AND at >= $2::timestamptz AND at < $3::timestamptz AND ($4 OR billable <> 0)"
+       " AND (at, user_id, event_id, role) > ($5::timestamptz, $6, $7, $8)"
+       " ORDER BY at, user_id, event_id, role LIMIT $9)"
+       " SELECT h.last_sequence, " MM_SEAT_HORIZON ", " MM_SQL_MICROS("p.at") ", p.user_id, p.event_id,"
+       " p.role, p.members, p.billable"
+       " FROM change_log_head h LEFT JOIN page p ON true ORDER BY p.at, p.user_id, p.event_id, p.role"},
+      // Billable seats over [$2, $3): the level at $2, then a step at every instant inside with
+      // a net change; the integral in exact numeric seconds.
+      {kGetSeatUsage,
+       "WITH start_level AS (SELECT"
+       "  coalesce((SELECT sum(billable) FROM seat_ledger_base WHERE account_id = $1), 0)"
+       "  + coalesce((SELECT sum(billable) FROM seat_ledger WHERE account_id = $1 AND at <= $2::timestamptz), 0)"
+       "  AS v),"
+       " steps AS (SELECT at, sum(billable) AS d FROM seat_ledger"
+       "  WHERE account_id = $1 AND at > $2::timestamptz AND at < $3::timestamptz"
+       "  GROUP BY at HAVING sum(billable) <> 0),"
+       " levels AS (SELECT at, (SELECT v FROM start_level) + sum(d) OVER (ORDER BY at) AS level,"
+       "  lead(at, 1, $3::timestamptz) OVER (ORDER BY at) AS next FROM steps)"
+       " SELECT h.last_sequence, " MM_SEAT_HORIZON ", s.v::bigint,"
+       "  (s.v * (extract(epoch FROM coalesce((SELECT min(at) FROM levels), $3::timestamptz))"
+       "          - extract(epoch FROM $2::timestamptz))"
+       "   + coalesce((SELECT sum(level * (extract(epoch FROM next) - extract(epoch FROM at))) FROM levels), 0)"
+       "  )::text,"
+       "  least(s.v, (SELECT min(level) FROM levels))::bigint,"
+       "  greatest(s.v, (SELECT max(level) FROM levels))::bigint,"
+       "  coalesce((SELECT level FROM levels ORDER BY at DESC LIMIT 1), s.v)::bigint"
+       " FROM change_log_head h CROSS JOIN start_level s"},
       {kListSeatCounts,
        "WITH page AS (SELECT account_id FROM accounts WHERE account_id > $1"
        " ORDER BY account_id LIMIT $2)"
@@ -155,6 +204,19 @@ void AddSeatRow(const pqxx::row& r, int first, SeatCountView& view) {
   view.billable += billable;
 }
 
+// The horizon column (the second) of a seat-ledger answer: nullopt when it answers for all time.
+std::optional<long long> HorizonOf(const pqxx::result& rows) {
+  if (rows.empty() || rows[0][1].is_null()) return std::nullopt;
+  return rows[0][1].as<long long>();
+}
+
+// OUT_OF_RANGE, naming the oldest time kept, for an instant before the ledger's horizon.
+absl::Status CheckHorizon(const char* what, TimePoint t, std::optional<long long> horizon_micros) {
+  if (!horizon_micros || ToUnixMicros(t) >= *horizon_micros) return absl::OkStatus();
+  return absl::OutOfRangeError(std::string(what) + " " + FormatRfc3339(t) +
+                               " is before the oldest time the seat ledger keeps, " +
+                               FormatRfc3339(FromUnixMicros(*horizon_micros)));
+}
 
 }  // namespace
 
@@ -251,6 +313,69 @@ absl::StatusOr<Page<SeatCountView>> PgReadStore::ListSeatCounts(const std::strin
   });
   if (!s.ok()) return s;
   return page;
+}
+
+absl::StatusOr<SeatCountView> PgReadStore::GetSeatCountAt(const std::string& account_id, TimePoint as_of) {
+  SeatCountView view;
+  view.account_id = account_id;
+  std::optional<long long> horizon;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    pqxx::result rows = txn.exec_prepared(kGetSeatCountAt, account_id, FormatRfc3339(as_of));
+    horizon = HorizonOf(rows);
+    for (const auto& r : rows) AddSeatRow(r, 2, view);
+  });
+  if (!s.ok()) return s;
+  if (absl::Status range = CheckHorizon("as_of", as_of, horizon); !range.ok()) return range;
+  return view;
+}
+
+absl::StatusOr<Page<SeatChangeView>> PgReadStore::ListSeatChanges(const std::string& account_id, TimePoint start,
+                                                                  TimePoint end,
+                                                                  const std::optional<SeatChangePosition>& after,
+                                                                  int limit, bool include_non_billable,
+                                                                  uint64_t& sequence) {
+  Page<SeatChangeView> page;
+  std::optional<long long> horizon;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    pqxx::result rows = txn.exec_prepared(
+        kListSeatChanges, account_id, FormatRfc3339(start), FormatRfc3339(end), include_non_billable,
+        after ? FormatRfc3339(after->at) : std::string("-infinity"), after ? after->user_id : std::string(),
+        after ? after->event_id : std::string(), after ? after->role : std::string(), limit + 1);
+    horizon = HorizonOf(rows);
+    sequence = static_cast<uint64_t>(rows[0][0].as<long long>());
+    for (const auto& r : rows) {
+      if (r[2].is_null()) break;  // no rows: the head alone
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      page.items.push_back({FromUnixMicros(r[2].as<long long>()), r[3].as<std::string>(), r[4].as<std::string>(),
+                            r[5].as<std::string>(), r[6].as<int>(), r[7].as<int>()});
+    }
+  });
+  if (!s.ok()) return s;
+  if (absl::Status range = CheckHorizon("start", start, horizon); !range.ok()) return range;
+  return page;
+}
+
+absl::StatusOr<SeatUsageView> PgReadStore::GetSeatUsage(const std::string& account_id, TimePoint start,
+                                                        TimePoint end) {
+  SeatUsageView usage;
+  std::optional<long long> horizon;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    pqxx::result rows = txn.exec_prepared(kGetSeatUsage, account_id, FormatRfc3339(start), FormatRfc3339(end));
+    horizon = HorizonOf(rows);
+    const pqxx::row r = rows[0];
+    usage.sequence = static_cast<uint64_t>(r[0].as<long long>());
+    usage.start_billable = r[2].as<int64_t>();
+    usage.billable_seat_seconds = std::stod(r[3].as<std::string>());
+    usage.min_billable = r[4].as<int64_t>();
+    usage.max_billable = r[5].as<int64_t>();
+    usage.end_billable = r[6].as<int64_t>();
+  });
+  if (!s.ok()) return s;
+  if (absl::Status range = CheckHorizon("start", start, horizon); !range.ok()) return range;
+  return usage;
 }
 
 absl::StatusOr<std::vector<ChangeRow>> PgReadStore::ReadChanges(uint64_t after, int limit) {

@@ -28,6 +28,11 @@ class PgReadStore final : public ReadStore {
   absl::StatusOr<SeatCountView> GetSeatCount(const std::string& account_id) override;
   absl::StatusOr<Page<SeatCountView>> ListSeatCounts(const std::string& after_account_id,
                                                      int limit) override;
+  absl::StatusOr<SeatCountView> GetSeatCountAt(const std::string& account_id, TimePoint as_of) override;
+  absl::StatusOr<Page<SeatChangeView>> ListSeatChanges(const std::string& account_id, TimePoint start, TimePoint end,
+                                                       const std::optional<SeatChangePosition>& after, int limit,
+                                                       bool include_non_billable, uint64_t& sequence) override;
+  absl::StatusOr<SeatUsageView> GetSeatUsage(const std::string& account_id, TimePoint start, TimePoint end) override;
   absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
   absl::StatusOr<std::vector<SourceStatus>> ListSources() override;
   absl::StatusOr<Page<DeadLetterView>> ListDeadLetters(const DeadLetterFilter& filter,

@@ -86,6 +86,35 @@ struct UserEventView {
   std::optional<std::string> dead_letter_reason;  // for an event dead-lettered (now or before a replay)
 };
 
+// One row of the seat ledger (SeatService.ListSeatChanges): a change of one member's seat in
+// one role, at the fact time of the event that caused it.
+struct SeatChangeView {
+  TimePoint at{};
+  std::string user_id;
+  std::string event_id;
+  std::string role;
+  int members = 0;   // change of present memberships: -1, 0, +1
+  int billable = 0;  // change of billable seats: -1, 0, +1
+};
+
+// Where a listing of seat changes stands: the ledger's key after the account.
+struct SeatChangePosition {
+  TimePoint at{};
+  std::string user_id;
+  std::string event_id;
+  std::string role;
+};
+
+// Billable seats of an account over [start, end) (SeatService.GetSeatUsage).
+struct SeatUsageView {
+  double billable_seat_seconds = 0;  // the integral, exact to the microsecond before conversion
+  int64_t min_billable = 0;
+  int64_t max_billable = 0;
+  int64_t start_billable = 0;  // at start
+  int64_t end_billable = 0;    // just before end
+  uint64_t sequence = 0;
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;
@@ -115,6 +144,31 @@ class ReadStore {
   // Every account (zero counts included), by account_id, after `after_account_id`.
   virtual absl::StatusOr<Page<SeatCountView>> ListSeatCounts(const std::string& after_account_id,
                                                              int limit) = 0;
+  // The counts of `account_id` as they were at `as_of`: every seat fact with fact time <= as_of
+  // (seat ledger, docs/design.md §4b). OUT_OF_RANGE, naming the oldest time kept, for an
+  // instant before the ledger's horizon.
+  virtual absl::StatusOr<SeatCountView> GetSeatCountAt(const std::string& account_id, TimePoint as_of) {
+    (void)account_id, (void)as_of;
+    return absl::UnimplementedError("no seat ledger in this store");
+  }
+  // Seat-ledger rows of `account_id` with start <= at < end, after `after`, by key; only rows
+  // that change a billable seat unless `include_non_billable`. `sequence` is set to the
+  // change-log position the page reflects. OUT_OF_RANGE for a start before the horizon.
+  virtual absl::StatusOr<Page<SeatChangeView>> ListSeatChanges(const std::string& account_id, TimePoint start,
+                                                               TimePoint end,
+                                                               const std::optional<SeatChangePosition>& after,
+                                                               int limit, bool include_non_billable,
+                                                               uint64_t& sequence) {
+    (void)account_id, (void)start, (void)end, (void)after, (void)limit, (void)include_non_billable, (void)sequence;
+    return absl::UnimplementedError("no seat ledger in this store");
+  }
+  // Billable seats of `account_id` over [start, end), start < end. OUT_OF_RANGE for a start
+  // before the horizon.
+  virtual absl::StatusOr<SeatUsageView> GetSeatUsage(const std::string& account_id, TimePoint start,
+                                                     TimePoint end) {
+    (void)account_id, (void)start, (void)end;
+    return absl::UnimplementedError("no seat ledger in this store");
+  }
   // Change-log rows with sequence > `after`, in order, at most `limit` (the same contract as
   // ChangeFeed::ReadChanges: sequences commit in order, so no committed row is ever skipped).
   virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;

@@ -302,6 +302,165 @@ TEST_F(ApiE2ETest, ListUserMembershipsAndSeatCounts) {
   EXPECT_EQ(totals, (std::map<std::string, int64_t>{{"acc_api", 4}, {"acc_two", 1}}));
 }
 
+google::protobuf::Timestamp Ts(const std::string& rfc3339) {
+  const std::optional<TimePoint> t = ParseRfc3339(rfc3339);
+  EXPECT_TRUE(t.has_value()) << rfc3339;
+  const int64_t micros = t ? ToUnixMicros(*t) : 0;
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(micros / 1000000);
+  ts.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return ts;
+}
+
+// Seat counts at past instants, the seat changes between two, and seat-seconds over an
+// interval, from a workspace whose history the test writes: four joins on 2026-05-20 (10:00,
+// 10:10, 10:20, 10:30), the second member leaving on 2026-05-21 10:00, and the fourth (usr_api_4)
+// disabled on 2026-06-03 09:15:27.402 by the suite's set-up, which was delivered before these.
+TEST_F(ApiE2ETest, SeatHistoryAtPastInstantsChangesAndUsage) {
+  const std::vector<std::pair<std::string, std::string>> joins = {
+      {"usr_hist_1", "owner"}, {"usr_hist_2", "member"}, {"usr_hist_3", "member"}, {"usr_api_4", "member"}};
+  for (int i = 0; i < 4; ++i) Post(MemberAdded("acc_hist", joins[i].first, joins[i].second, 10 * i, "evt_hist_add_" + std::to_string(i)));
+  const uint64_t written = Post(MemberRemoved("acc_hist", "usr_hist_2", 0, "evt_hist_rm_2"));
+  auto seats = v1::SeatService::NewStub(Channel());
+
+  auto count_at = [&](const std::string& at) {
+    v1::GetSeatCountRequest req;
+    req.set_account_id("acc_hist");
+    if (!at.empty()) *req.mutable_as_of() = Ts(at);
+    v1::SeatCount count;
+    grpc::ClientContext ctx;
+    grpc::Status s = seats->GetSeatCount(Context(ctx, Tok("seats:read")), req, &count);
+    EXPECT_TRUE(s.ok()) << at << ": " << s.error_message();
+    EXPECT_GE(count.sequence(), written);
+    return std::tuple{count.total(), count.billable(), std::map<std::string, int64_t>(count.by_role().begin(), count.by_role().end())};
+  };
+  using Roles = std::map<std::string, int64_t>;
+  EXPECT_EQ(count_at("2026-05-20T09:59:59.999999Z"), std::tuple(0, 0, Roles{}));
+  EXPECT_EQ(count_at("2026-05-20T10:10:00Z"), std::tuple(2, 2, Roles{{"owner", 1}, {"member", 1}})) << "inclusive";
+  EXPECT_EQ(count_at("2026-05-22T00:00:00Z"), std::tuple(3, 3, Roles{{"owner", 1}, {"member", 2}}));
+  EXPECT_EQ(count_at("2026-06-03T09:15:27.401999Z"), std::tuple(3, 3, Roles{{"owner", 1}, {"member", 2}}));
+  EXPECT_EQ(count_at("2026-06-03T09:15:27.402Z"), std::tuple(3, 2, Roles{{"owner", 1}, {"member", 2}}))
+      << "usr_api_4 disabled";
+  EXPECT_EQ(count_at(""), count_at("9999-12-31T23:59:59Z")) << "now is the end of the history";
+
+  // The changes of [2026-05-20, 2026-07-01), two a page.
+  std::vector<std::string> changes;
+  std::string token;
+  v1::ListSeatChangesRequest list;
+  list.set_account_id("acc_hist");
+  *list.mutable_start() = Ts("2026-05-20T00:00:00Z");
+  *list.mutable_end() = Ts("2026-07-01T00:00:00Z");
+  list.set_page_size(2);
+  std::string second_token;
+  for (int page = 0; page < 10; ++page) {
+    list.set_page_token(token);
+    v1::ListSeatChangesResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = seats->ListSeatChanges(Context(ctx, Tok("seats:read")), list, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_LE(resp.changes_size(), 2);
+    EXPECT_GE(resp.sequence(), written);
+    for (const auto& c : resp.changes()) {
+      EXPECT_EQ(c.account_id(), "acc_hist");
+      changes.push_back(FormatRfc3339(FromUnixMicros(c.at().seconds() * 1000000 + c.at().nanos() / 1000)) + " " +
+                        c.user_id() + " " + c.role() + " " + std::to_string(c.member_delta()) + " " +
+                        std::to_string(c.delta()) + " " + c.event_id());
+    }
+    token = resp.next_page_token();
+    if (page == 0) second_token = token;
+    if (token.empty()) break;
+  }
+  EXPECT_EQ(changes, (std::vector<std::string>{
+                         "2026-05-20T10:00:00.000000Z usr_hist_1 owner 1 1 evt_hist_add_0",
+                         "2026-05-20T10:10:00.000000Z usr_hist_2 member 1 1 evt_hist_add_1",
+                         "2026-05-20T10:20:00.000000Z usr_hist_3 member 1 1 evt_hist_add_2",
+                         "2026-05-20T10:30:00.000000Z usr_api_4 member 1 1 evt_hist_add_3",
+                         "2026-05-21T10:00:00.000000Z usr_hist_2 member -1 -1 evt_hist_rm_2",
+                         "2026-06-03T09:15:27.402000Z usr_api_4 member 0 -1 evt_01KT6C8BBSXFRYZ5FQKXXR0EDF_api",
+                     }));
+
+  // Seat-seconds of 10:00-11:00 on 2026-05-20: 1, 2, 3 seats ten minutes each, then 4 for 30.
+  v1::GetSeatUsageRequest usage_req;
+  usage_req.set_account_id("acc_hist");
+  *usage_req.mutable_start() = Ts("2026-05-20T10:00:00Z");
+  *usage_req.mutable_end() = Ts("2026-05-20T11:00:00Z");
+  v1::SeatUsage usage;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = seats->GetSeatUsage(Context(ctx, Tok("seats:read")), usage_req, &usage);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_DOUBLE_EQ(usage.billable_seat_seconds(), 600 * 1 + 600 * 2 + 600 * 3 + 1800 * 4);
+  EXPECT_DOUBLE_EQ(usage.mean_billable(), 3.0);
+  EXPECT_EQ(usage.min_billable(), 1);
+  EXPECT_EQ(usage.max_billable(), 4);
+  EXPECT_EQ(usage.start_billable(), 1);
+  EXPECT_EQ(usage.end_billable(), 4);
+  EXPECT_EQ(usage.start().seconds(), usage_req.start().seconds());
+  EXPECT_EQ(usage.end().seconds(), usage_req.end().seconds());
+  EXPECT_GE(usage.sequence(), written);
+
+  // Refused with INVALID_ARGUMENT: intervals that are missing, empty or backwards, timestamps
+  // out of range, tokens of another query.
+  auto expect_invalid = [&](auto call, const char* what) {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(call(Context(ctx, Tok("seats:read"))).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << what;
+  };
+  auto changes_call = [&](v1::ListSeatChangesRequest r) {
+    return [&seats, r](grpc::ClientContext* c) {
+      v1::ListSeatChangesResponse o;
+      return seats->ListSeatChanges(c, r, &o);
+    };
+  };
+  auto usage_call = [&](v1::GetSeatUsageRequest r) {
+    return [&seats, r](grpc::ClientContext* c) {
+      v1::SeatUsage o;
+      return seats->GetSeatUsage(c, r, &o);
+    };
+  };
+  v1::ListSeatChangesRequest bad = list;
+  bad.set_page_token("");
+  bad.clear_end();
+  expect_invalid(changes_call(bad), "no end");
+  bad = list;
+  bad.set_page_token("");
+  *bad.mutable_end() = bad.start();
+  expect_invalid(changes_call(bad), "empty interval");
+  bad = list;
+  bad.set_page_token(second_token);
+  bad.set_account_id("acc_api");
+  expect_invalid(changes_call(bad), "token of another account");
+  bad = list;
+  bad.set_page_token(second_token);
+  *bad.mutable_end() = Ts("2026-08-01T00:00:00Z");
+  expect_invalid(changes_call(bad), "token of another interval");
+  bad = list;
+  bad.set_page_token(second_token);
+  bad.set_include_non_billable(true);
+  expect_invalid(changes_call(bad), "token of the other filter");
+  v1::GetSeatUsageRequest bad_usage = usage_req;
+  std::swap(*bad_usage.mutable_start(), *bad_usage.mutable_end());
+  expect_invalid(usage_call(bad_usage), "backwards");
+  bad_usage = usage_req;
+  bad_usage.clear_start();
+  expect_invalid(usage_call(bad_usage), "no start");
+  bad_usage = usage_req;
+  bad_usage.mutable_start()->set_nanos(1000000000);
+  expect_invalid(usage_call(bad_usage), "nanos out of range");
+  bad_usage = usage_req;
+  bad_usage.set_account_id("");
+  expect_invalid(usage_call(bad_usage), "no account");
+  v1::GetSeatCountRequest bad_count;
+  bad_count.set_account_id("acc_hist");
+  bad_count.mutable_as_of()->set_seconds(-62135596801);  // 0000-12-31T23:59:59Z
+  expect_invalid(
+      [&](grpc::ClientContext* c) {
+        v1::SeatCount o;
+        return seats->GetSeatCount(c, bad_count, &o);
+      },
+      "as_of before year 1");
+}
+
 // Binds a unary RPC and its request into a call that only needs a context.
 template <typename Stub, typename Request, typename Response>
 std::function<grpc::Status(grpc::ClientContext*)> Invoker(
@@ -338,6 +497,14 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
   list_memberships.set_user_id("usr_api_1");
   v1::GetSeatCountRequest get_seats;
   get_seats.set_account_id("acc_api");
+  v1::ListSeatChangesRequest seat_changes;
+  seat_changes.set_account_id("acc_api");
+  seat_changes.mutable_start()->set_seconds(1779000000);
+  seat_changes.mutable_end()->set_seconds(1780000000);
+  v1::GetSeatUsageRequest seat_usage;
+  seat_usage.set_account_id("acc_api");
+  *seat_usage.mutable_start() = seat_changes.start();
+  *seat_usage.mutable_end() = seat_changes.end();
   v1::ReplayDeadLettersRequest replay_none;
   replay_none.add_event_ids("evt_api_no_such_letter");
   v1::ListUserEventsRequest user_events;
@@ -354,6 +521,8 @@ TEST_F(ApiE2ETest, AuthMatrixCoversEveryRpc) {
       {"GetSeatCount", "seats:read", Invoker(seats.get(), &v1::SeatService::Stub::GetSeatCount, get_seats)},
       {"ListSeatCounts", "seats:read",
        Invoker(seats.get(), &v1::SeatService::Stub::ListSeatCounts, v1::ListSeatCountsRequest())},
+      {"ListSeatChanges", "seats:read", Invoker(seats.get(), &v1::SeatService::Stub::ListSeatChanges, seat_changes)},
+      {"GetSeatUsage", "seats:read", Invoker(seats.get(), &v1::SeatService::Stub::GetSeatUsage, seat_usage)},
       {"ListSources", "admin", Invoker(admin.get(), &v1::AdminService::Stub::ListSources, v1::ListSourcesRequest())},
       {"ListDeadLetters", "admin",
        Invoker(admin.get(), &v1::AdminService::Stub::ListDeadLetters, v1::ListDeadLettersRequest())},

@@ -4,6 +4,7 @@
 
 #include "store/pg_event_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -16,11 +17,14 @@
 #include "store/in_memory_event_store.h"
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
+#include "store/pg_connection.h"
+#include "store/pg_read_store.h"
 
 namespace mm::testing {
 namespace {
 
 using domain::SeatTable;
+using store::SeatCountView;
 using domain::UserState;
 
 constexpr char kStoreApp[] = "mm_store_under_test";
@@ -464,6 +468,104 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
       EXPECT_EQ(ledger_at(t), recount_at(t)) << "at " << FormatRfc3339(t);
     }
   }
+
+  // What SeatService reads from it (PgReadStore). Facts are at whole seconds of At(0..119), so
+  // the counts are constant on [At(s), At(s + 1)): the recount at each second is the truth.
+  std::map<int, SeatTable> truth;
+  std::set<std::string> accounts;
+  for (int s = -1; s <= 120; ++s) {
+    truth[s] = recount_at(At(s));
+    for (const auto& [key, tally] : truth[s]) accounts.insert(key.first);
+  }
+  ASSERT_GE(accounts.size(), 5u);
+  auto billable_at = [&](const std::string& account, int s) {
+    int64_t n = 0;
+    for (const auto& [key, tally] : truth.at(std::clamp(s, -1, 120))) n += key.first == account ? tally.billable : 0;
+    return n;
+  };
+  store::PgReadStore reads(db_->url());
+  const auto half = std::chrono::milliseconds(500);
+  for (const std::string& account : accounts) {
+    auto want_at = [&](int s) {
+      SeatCountView want;
+      for (const auto& [key, tally] : truth.at(std::clamp(s, -1, 120))) {
+        if (key.first != account) continue;
+        want.by_role[key.second] = tally.members;
+        want.total += tally.members;
+        want.billable += tally.billable;
+      }
+      return want;
+    };
+    // At, half a second after and just before each sampled second: a fact counts from its time on.
+    for (int s = -1; s <= 120; s += 7) {
+      for (auto [t, second] : {std::pair{At(s), s}, {At(s) + half, s}, {At(s) - std::chrono::microseconds(1), s - 1}}) {
+        auto got = reads.GetSeatCountAt(account, t);
+        ASSERT_TRUE(got.ok()) << got.status();
+        const SeatCountView want = want_at(second);
+        EXPECT_EQ(got->by_role, want.by_role) << account << " at " << FormatRfc3339(t);
+        EXPECT_EQ(got->total, want.total) << account << " at " << FormatRfc3339(t);
+        EXPECT_EQ(got->billable, want.billable) << account << " at " << FormatRfc3339(t);
+        EXPECT_EQ(got->sequence, Head());
+      }
+    }
+    // Usage over [At(a) + fa, At(b) + fb): (1 - fa) of a second at a's level, whole seconds
+    // between, fb of one at b's.
+    struct Interval {
+      int a;
+      double fa;
+      int b;
+      double fb;
+    };
+    for (const Interval& i : std::vector<Interval>{
+             {-5, 0.5, 130, 0.25}, {3, 0, 4, 0}, {10, 0.5, 60, 0}, {59, 0, 61, 0.75}, {0, 0, 119, 0.5}, {7, 0.25, 7, 0.5}}) {
+      auto offset = [](double f) { return std::chrono::microseconds(static_cast<int64_t>(f * 1e6)); };
+      auto usage = reads.GetSeatUsage(account, At(i.a) + offset(i.fa), At(i.b) + offset(i.fb));
+      ASSERT_TRUE(usage.ok()) << usage.status();
+      double seconds = i.a == i.b ? (i.fb - i.fa) * billable_at(account, i.a)
+                                  : (1 - i.fa) * billable_at(account, i.a) + i.fb * billable_at(account, i.b);
+      for (int s = i.a + 1; s < i.b; ++s) seconds += billable_at(account, s);
+      const int last = i.fb > 0 ? i.b : i.b - 1;  // the last second the interval reaches into
+      int64_t lo = billable_at(account, i.a), hi = lo;
+      for (int s = i.a; s <= last; ++s) lo = std::min(lo, billable_at(account, s)), hi = std::max(hi, billable_at(account, s));
+      const std::string where = account + " over " + std::to_string(i.a) + ".." + std::to_string(i.b);
+      EXPECT_NEAR(usage->billable_seat_seconds, seconds, 1e-9) << where;
+      EXPECT_EQ(usage->start_billable, billable_at(account, i.a)) << where;
+      EXPECT_EQ(usage->end_billable, billable_at(account, last)) << where;
+      EXPECT_EQ(usage->min_billable, lo) << where;
+      EXPECT_EQ(usage->max_billable, hi) << where;
+      EXPECT_EQ(usage->sequence, Head());
+    }
+    // The changes, paged by 7, are the ledger's rows of the account in [start, end), in key
+    // order; billable-only drops the rows that move no billable seat.
+    for (bool all : {true, false}) {
+      std::vector<std::string> paged;
+      std::optional<store::SeatChangePosition> after;
+      for (int page = 0; page < 1000; ++page) {
+        uint64_t sequence = 0;
+        auto got = reads.ListSeatChanges(account, At(20), At(100), after, 7, all, sequence);
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_EQ(sequence, Head());
+        ASSERT_LE(got->items.size(), 7u);
+        for (const auto& c : got->items) {
+          paged.push_back(FormatRfc3339(c.at) + " " + c.user_id + " " + c.event_id + " " + c.role + " " +
+                          std::to_string(c.members) + " " + std::to_string(c.billable));
+        }
+        if (!got->more) break;
+        const auto& last = got->items.back();
+        after = store::SeatChangePosition{last.at, last.user_id, last.event_id, last.role};
+      }
+      std::vector<std::string> want;
+      for (const auto& row : sql_->Query(
+               "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ' ' || user_id || ' ' ||"
+               " event_id || ' ' || role || ' ' || members || ' ' || billable FROM seat_ledger WHERE account_id = '" +
+               account + "' AND at >= '" + FormatRfc3339(At(20)) + "' AND at < '" + FormatRfc3339(At(100)) + "'" +
+               (all ? "" : " AND billable <> 0") + " ORDER BY at, user_id, event_id, role")) {
+        want.push_back(row[0].as<std::string>());
+      }
+      EXPECT_EQ(paged, want) << account << (all ? " all" : " billable");
+      EXPECT_FALSE(want.empty()) << account;
+    }
+  }
 }
 
 // Migration 0004 on a populated database: its current records become the ledger's facts, its
@@ -487,6 +589,29 @@ TEST_F(PgEventStoreTest, SeatLedgerMigrationOfAPopulatedDatabaseStartsFromTheCur
             Sql("SELECT (SELECT count(*) FROM memberships) + (SELECT count(*) FROM users"
                 " WHERE record ? 'state_version') + (SELECT count(*) FROM accounts WHERE record ? 'member_list_version')"));
   ExpectStoreInvariants(*sql_);  // base == seat_counts
+
+  // Reads answer from the horizon on, and refuse to guess before it.
+  const TimePoint horizon = FromUnixMicros(std::stoll(Sql("SELECT " MM_SQL_MICROS("oldest") " FROM seat_ledger_horizon")));
+  const std::string account = Sql("SELECT account_id FROM seat_counts ORDER BY billable DESC, account_id LIMIT 1");
+  store::PgReadStore reads(db_->url());
+  auto now = reads.GetSeatCount(account);
+  auto at_horizon = reads.GetSeatCountAt(account, horizon);
+  ASSERT_TRUE(now.ok() && at_horizon.ok()) << at_horizon.status();
+  EXPECT_GT(now->billable, 0);
+  EXPECT_EQ(at_horizon->by_role, now->by_role);
+  EXPECT_EQ(at_horizon->billable, now->billable);
+  const TimePoint before = horizon - std::chrono::microseconds(1);
+  auto too_old = reads.GetSeatCountAt(account, before);
+  EXPECT_EQ(too_old.status().code(), absl::StatusCode::kOutOfRange) << too_old.status();
+  EXPECT_NE(too_old.status().message().find(FormatRfc3339(horizon)), std::string::npos) << too_old.status();
+  EXPECT_EQ(reads.GetSeatUsage(account, before, horizon + std::chrono::hours(1)).status().code(),
+            absl::StatusCode::kOutOfRange);
+  uint64_t sequence = 0;
+  EXPECT_EQ(reads.ListSeatChanges(account, before, horizon, std::nullopt, 10, true, sequence).status().code(),
+            absl::StatusCode::kOutOfRange);
+  auto usage = reads.GetSeatUsage(account, horizon, horizon + std::chrono::seconds(10));
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_NEAR(usage->billable_seat_seconds, 10.0 * now->billable, 1e-9);
 
   // Late events (all dated before the horizon) and then events after it.
   store_ = std::make_unique<store::PgEventStore>(db_->url());
