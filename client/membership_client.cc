@@ -92,6 +92,13 @@ grpc::Status MembershipClient::ListSeatCounts(const v1::ListSeatCountsRequest& r
                                               v1::ListSeatCountsResponse* response) const {
   return Call(*seats_, &v1::SeatService::Stub::ListSeatCounts, request, response);
 }
+grpc::Status MembershipClient::ListSeatChanges(const v1::ListSeatChangesRequest& request,
+                                               v1::ListSeatChangesResponse* response) const {
+  return Call(*seats_, &v1::SeatService::Stub::ListSeatChanges, request, response);
+}
+grpc::Status MembershipClient::GetSeatUsage(const v1::GetSeatUsageRequest& request, v1::SeatUsage* response) const {
+  return Call(*seats_, &v1::SeatService::Stub::GetSeatUsage, request, response);
+}
 
 grpc::Status MembershipClient::ListSources(const v1::ListSourcesRequest& request,
                                            v1::ListSourcesResponse* response) const {

@@ -45,6 +45,10 @@ class MembershipClient {
                             membership::v1::SeatCount* response) const;
   grpc::Status ListSeatCounts(const membership::v1::ListSeatCountsRequest& request,
                               membership::v1::ListSeatCountsResponse* response) const;
+  grpc::Status ListSeatChanges(const membership::v1::ListSeatChangesRequest& request,
+                               membership::v1::ListSeatChangesResponse* response) const;
+  grpc::Status GetSeatUsage(const membership::v1::GetSeatUsageRequest& request,
+                            membership::v1::SeatUsage* response) const;
   grpc::Status ListSources(const membership::v1::ListSourcesRequest& request,
                            membership::v1::ListSourcesResponse* response) const;
   grpc::Status ListDeadLetters(const membership::v1::ListDeadLettersRequest& request,

@@ -9,6 +9,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,7 +47,8 @@ struct Args {
 
 // Flags that take no value.
 bool IsSwitch(const std::string& name) {
-  return name == "json" || name == "help" || name == "all" || name == "dry-run" || name == "pending";
+  return name == "json" || name == "help" || name == "all" || name == "dry-run" || name == "pending" ||
+         name == "all-workspaces" || name == "csv" || name == "include-non-billable";
 }
 
 bool Parse(const std::vector<std::string>& raw, Args& out, std::string& error) {
@@ -409,40 +411,120 @@ int Memberships(const Args& args) {
       });
 }
 
-void PrintSeats(const v1::SeatCount& c) {
-  std::cout << c.account_id() << "\ttotal " << c.total() << "\tbillable " << c.billable() << "\t";
+std::string Roles(const v1::SeatCount& c, const char* between, const char* is) {
   std::map<std::string, int64_t> roles(c.by_role().begin(), c.by_role().end());
-  bool first = true;
-  for (const auto& [role, n] : roles) {
-    std::cout << (first ? "" : ", ") << role << " " << n;
-    first = false;
-  }
-  std::cout << "\n";
+  std::string out;
+  for (const auto& [role, n] : roles) out += (out.empty() ? "" : between) + role + is + std::to_string(n);
+  return out;
 }
 
-int Seats(const Args& args) {
-  if (args.Has("help") || args.positional.size() != 1) {
-    return Help(args, "usage: membershipctl seats ACCOUNT_ID\n"
-                      "  Seat counts of a workspace: total, billable (users neither disabled nor\n"
-                      "  deleted) and per role. An unknown workspace has zero seats.\n");
+void PrintSeats(const v1::SeatCount& c) {
+  std::cout << c.account_id() << "\ttotal " << c.total() << "\tbillable " << c.billable() << "\t"
+            << Roles(c, ", ", " ") << "\n";
+}
+
+// A time flag: RFC 3339, or a date (YYYY-MM-DD, midnight UTC: a billing boundary).
+std::optional<google::protobuf::Timestamp> TimeFlag(const Args& args, const std::string& name) {
+  std::string text = args.Get(name, nullptr, "");
+  if (text.size() == 10 && text[4] == '-' && text[7] == '-') text += "T00:00:00Z";
+  std::optional<TimePoint> t = ParseRfc3339(text);
+  if (!t) {
+    std::cerr << "membershipctl: --" << name << " must be an RFC 3339 time or a date (YYYY-MM-DD)\n";
+    return std::nullopt;
   }
-  v1::GetSeatCountRequest request;
-  request.set_account_id(args.positional[0]);
-  v1::SeatCount count;
-  grpc::Status s = Client(args).GetSeatCount(request, &count);
-  if (!s.ok()) return RpcFailed(s);
-  if (args.Has("json")) {
-    std::cout << ToJson(count) << "\n";
-  } else {
-    PrintSeats(count);
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(ToUnixMicros(*t));
+}
+
+// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+std::string Csv(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string out = "\"";
+  for (char c : field) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string Fixed(double v, int digits) {
+  std::ostringstream out;
+  out.precision(digits);
+  out << std::fixed << v;
+  return out.str();
+}
+
+// The workspaces a command runs for: ACCOUNT_ID, or with --all-workspaces every workspace the
+// mirror knows (SeatService.ListSeatCounts, by account id). Calls `run` for each in order and
+// stops at the first failure.
+int ForWorkspaces(const Args& args, const client::MembershipClient& client,
+                  const std::function<grpc::Status(const std::string&)>& run) {
+  if (!args.Has("all-workspaces")) {
+    grpc::Status s = run(args.positional[0]);
+    return s.ok() ? kOk : RpcFailed(s);
   }
+  std::string token;
+  do {
+    v1::ListSeatCountsRequest request;
+    request.set_page_size(1000);
+    request.set_page_token(token);
+    v1::ListSeatCountsResponse page;
+    grpc::Status s = client.ListSeatCounts(request, &page);
+    if (!s.ok()) return RpcFailed(s);
+    for (const auto& c : page.seat_counts()) {
+      if (grpc::Status r = run(c.account_id()); !r.ok()) return RpcFailed(r);
+    }
+    token = page.next_page_token();
+  } while (!token.empty());
   return kOk;
+}
+
+// ACCOUNT_ID or --all-workspaces, not both.
+bool OneOrAllWorkspaces(const Args& args) {
+  return args.positional.size() == (args.Has("all-workspaces") ? 0u : 1u);
+}
+
+constexpr char kWorkspacesHelp[] =
+    "  TIME is RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01, midnight UTC).\n"
+    "  --all-workspaces: every workspace, by account id, one line each (--json: one object a\n"
+    "  line); --csv: CSV with a header, for a billing run. Before the oldest time the seat\n"
+    "  ledger keeps, the call fails with OUT_OF_RANGE naming it.\n";
+
+int Seats(const Args& args) {
+  if (args.Has("help") || !OneOrAllWorkspaces(args)) {
+    return Help(args, (std::string("usage: membershipctl seats ACCOUNT_ID [--as-of TIME]\n"
+                                   "       membershipctl seats --all-workspaces [--as-of TIME] [--csv]\n"
+                                   "  Seat counts of a workspace: total, billable (users neither disabled nor\n"
+                                   "  deleted) and per role, now or as they were at --as-of (every seat change\n"
+                                   "  with a fact time at or before it). An unknown workspace has zero seats.\n") +
+                       kWorkspacesHelp).c_str());
+  }
+  std::optional<google::protobuf::Timestamp> as_of;
+  if (args.Has("as-of") && !(as_of = TimeFlag(args, "as-of"))) return kUsage;
+  const bool csv = args.Has("csv");
+  if (csv) std::cout << "account_id,as_of,total,billable,by_role,sequence\n";
+  auto client = Client(args);
+  return ForWorkspaces(args, client, [&](const std::string& account) {
+    v1::GetSeatCountRequest request;
+    request.set_account_id(account);
+    if (as_of) *request.mutable_as_of() = *as_of;
+    v1::SeatCount count;
+    grpc::Status s = client.GetSeatCount(request, &count);
+    if (!s.ok()) return s;
+    if (csv) {
+      std::cout << Csv(account) << "," << (as_of ? google::protobuf::util::TimeUtil::ToString(*as_of) : "") << ","
+                << count.total() << "," << count.billable() << "," << Csv(Roles(count, ";", "=")) << ","
+                << count.sequence() << "\n";
+    } else if (args.Has("json")) {
+      std::cout << ToJson(count) << "\n";
+    } else {
+      PrintSeats(count);
+    }
+    return s;
+  });
 }
 
 int SeatCounts(const Args& args) {
   if (args.Has("help") || !args.positional.empty()) {
     return Help(args, (std::string("usage: membershipctl seat-counts\n"
-                                   "  Seat counts of every workspace, by account id (billing runs).\n") +
+                                   "  Seat counts of every workspace now, by account id (billing runs; for\n"
+                                   "  counts at a past time: seats --all-workspaces --as-of TIME).\n") +
                        kPagingHelp).c_str());
   }
   auto client = Client(args);
@@ -457,6 +539,96 @@ int SeatCounts(const Args& args) {
       },
       [](const v1::ListSeatCountsResponse& page) {
         for (const auto& c : page.seat_counts()) PrintSeats(c);
+      });
+}
+
+// --from and --to, both required, for seat-usage and seat-changes.
+bool ReadFromTo(const Args& args, google::protobuf::Timestamp& from, google::protobuf::Timestamp& to) {
+  if (!args.Has("from") || !args.Has("to")) {
+    std::cerr << "membershipctl: --from and --to are required\n";
+    return false;
+  }
+  auto f = TimeFlag(args, "from"), t = TimeFlag(args, "to");
+  if (!f || !t) return false;
+  from = *f;
+  to = *t;
+  return true;
+}
+
+int SeatUsage(const Args& args) {
+  if (args.Has("help") || !OneOrAllWorkspaces(args)) {
+    return Help(args, (std::string("usage: membershipctl seat-usage ACCOUNT_ID --from TIME --to TIME\n"
+                                   "       membershipctl seat-usage --all-workspaces --from TIME --to TIME [--csv]\n"
+                                   "  Billable seats over [from, to) (SeatService.GetSeatUsage): seat-days (billable\n"
+                                   "  seat-seconds / 86400), the time-weighted mean, the minimum and maximum, and\n"
+                                   "  the counts at the start and just before the end.\n") +
+                       kWorkspacesHelp).c_str());
+  }
+  google::protobuf::Timestamp from, to;
+  if (!ReadFromTo(args, from, to)) return kUsage;
+  const bool csv = args.Has("csv");
+  if (csv) {
+    std::cout << "account_id,start,end,billable_seat_seconds,billable_seat_days,mean_billable,min_billable,"
+                 "max_billable,start_billable,end_billable,sequence\n";
+  }
+  auto client = Client(args);
+  return ForWorkspaces(args, client, [&](const std::string& account) {
+    v1::GetSeatUsageRequest request;
+    request.set_account_id(account);
+    *request.mutable_start() = from;
+    *request.mutable_end() = to;
+    v1::SeatUsage u;
+    grpc::Status s = client.GetSeatUsage(request, &u);
+    if (!s.ok()) return s;
+    const std::string seconds = Fixed(u.billable_seat_seconds(), 6), days = Fixed(u.billable_seat_seconds() / 86400, 6);
+    const std::string start = Time(u.start(), true), end = Time(u.end(), true);
+    if (csv) {
+      std::cout << Csv(account) << "," << start << "," << end << "," << seconds << "," << days << ","
+                << Fixed(u.mean_billable(), 6) << "," << u.min_billable() << "," << u.max_billable() << ","
+                << u.start_billable() << "," << u.end_billable() << "," << u.sequence() << "\n";
+    } else if (args.Has("json")) {
+      std::cout << ToJson(u) << "\n";
+    } else {
+      std::cout << account << "\t" << start << " .. " << end << "\tseat-days " << days << "\tmean "
+                << Fixed(u.mean_billable(), 3) << "\tmin " << u.min_billable() << "\tmax " << u.max_billable()
+                << "\tstart " << u.start_billable() << "\tend " << u.end_billable() << "\n";
+    }
+    return s;
+  });
+}
+
+int SeatChanges(const Args& args) {
+  if (args.Has("help") || args.positional.size() != 1) {
+    return Help(args, (std::string("usage: membershipctl seat-changes ACCOUNT_ID --from TIME --to TIME\n"
+                                   "         [--include-non-billable]\n"
+                                   "  Seat changes of a workspace in [from, to), oldest first (SeatService.\n"
+                                   "  ListSeatChanges): AT USER ROLE BILLABLE_DELTA MEMBER_DELTA EVENT_ID. Only\n"
+                                   "  changes of billable seats unless --include-non-billable. TIME as for seats.\n") +
+                       kPagingHelp).c_str());
+  }
+  google::protobuf::Timestamp from, to;
+  if (!ReadFromTo(args, from, to)) return kUsage;
+  auto client = Client(args);
+  int page_size = std::stoi(args.Get("page-size", nullptr, "0"));
+  return Paged<v1::ListSeatChangesResponse>(
+      args,
+      [&](const std::string& token, v1::ListSeatChangesResponse* page) {
+        v1::ListSeatChangesRequest request;
+        request.set_account_id(args.positional[0]);
+        *request.mutable_start() = from;
+        *request.mutable_end() = to;
+        request.set_include_non_billable(args.Has("include-non-billable"));
+        request.set_page_size(page_size);
+        request.set_page_token(token);
+        return client.ListSeatChanges(request, page);
+      },
+      [](const v1::ListSeatChangesResponse& page) {
+        if (page.changes().empty()) std::cout << "no seat changes\n";
+        auto sign = [](int32_t d) { return (d > 0 ? "+" : "") + std::to_string(d); };
+        for (const auto& c : page.changes()) {
+          std::cout << Time(c.at(), true) << "\t" << c.user_id() << "\t" << c.role() << "\t" << sign(c.delta())
+                    << "\t" << sign(c.member_delta()) << "\t" << c.event_id() << "\n";
+        }
       });
 }
 
@@ -656,6 +828,8 @@ const std::vector<Command>& Commands() {
       {"memberships", "workspaces of a user (MembershipService.ListUserMemberships)", Memberships},
       {"seats", "seat counts of a workspace (SeatService.GetSeatCount)", Seats},
       {"seat-counts", "seat counts of every workspace (SeatService.ListSeatCounts)", SeatCounts},
+      {"seat-usage", "seat-days and mean seats over a period (SeatService.GetSeatUsage)", SeatUsage},
+      {"seat-changes", "seat changes of a workspace in a period (SeatService.ListSeatChanges)", SeatChanges},
       {"disable", "disable a user now (operator API)", [](const Args& a) { return OperatorAction(a, "disable"); }},
       {"enable", "enable a user again (operator API)", [](const Args& a) { return OperatorAction(a, "enable"); }},
       {"send-webhook", "sign a JSON file as Huudis does and POST it", SendWebhook},

@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -12,6 +13,8 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "absl/strings/str_split.h"
 
 #include "e2e_helpers.h"
 #include "service_process.h"
@@ -41,24 +44,37 @@ std::string WriteScopedCallers(const std::string& dir) {
   return WriteCallersFile(dir, callers);
 }
 
-// A member_added webhook for (account, user, role) at `minute` past a fixed hour.
-std::string MemberAdded(const std::string& account, const std::string& user, const std::string& role,
-                        int minute, const std::string& id) {
-  char at[40];
-  std::snprintf(at, sizeof at, "2026-05-20T%02d:%02d:00.000Z", 10 + minute / 60, minute % 60);
+// member_added and member_removed webhooks at `at`.
+std::string MemberAddedAt(const std::string& account, const std::string& user, const std::string& role,
+                          const std::string& at, const std::string& id) {
   return json{{"id", id}, {"type", "huudis.account.member_added.v1"}, {"createdAt", at},
               {"data", {{"accountId", account}, {"accountName", "Name of " + account}, {"userId", user},
                         {"userEmail", user + "@example.net"}, {"userName", "User " + user}, {"role", role},
                         {"joinedAt", at}, {"addedVia", "direct_add"}, {"addedByUserId", "usr_owner"}}}}
       .dump();
 }
-
-std::string MemberRemoved(const std::string& account, const std::string& user, int minute, const std::string& id) {
-  char at[40];
-  std::snprintf(at, sizeof at, "2026-05-21T%02d:%02d:00.000Z", 10 + minute / 60, minute % 60);
+std::string MemberRemovedAt(const std::string& account, const std::string& user, const std::string& at,
+                            const std::string& id) {
   return json{{"id", id}, {"type", "huudis.account.member_removed.v1"}, {"createdAt", at},
               {"data", {{"accountId", account}, {"userId", user}, {"removedAt", at}, {"removedByUserId", "usr_owner"}}}}
       .dump();
+}
+
+// `minute` past 10:00 on `day`.
+std::string Minute(const char* day, int minute) {
+  char at[40];
+  std::snprintf(at, sizeof at, "%sT%02d:%02d:00.000Z", day, 10 + minute / 60, minute % 60);
+  return at;
+}
+
+// Adds on 2026-05-20, removals on 2026-05-21, at `minute` past 10:00.
+std::string MemberAdded(const std::string& account, const std::string& user, const std::string& role,
+                        int minute, const std::string& id) {
+  return MemberAddedAt(account, user, role, Minute("2026-05-20", minute), id);
+}
+
+std::string MemberRemoved(const std::string& account, const std::string& user, int minute, const std::string& id) {
+  return MemberRemovedAt(account, user, Minute("2026-05-21", minute), id);
 }
 
 class ApiE2ETest : public SharedServiceTest {
@@ -730,6 +746,59 @@ TEST_F(ApiE2ETest, MembershipctlEndToEnd) {
   EXPECT_EQ(Ctl("sources", with("users:read")).code, 3) << "ListSources needs admin";
   EXPECT_EQ(Ctl("frobnicate", env).code, 2);
   EXPECT_EQ(Ctl("--help", env).code, 0);
+}
+
+// The billing questions of the README, one command each: billable seats on the 1st, seat-days
+// in November; and the CSV of a billing run over every workspace.
+TEST_F(ApiE2ETest, MembershipctlAnswersBillingQuestions) {
+  Post(MemberAddedAt("acc_bill", "usr_bill_1", "owner", "2026-11-01T00:00:00.000Z", "evt_bill_1"));
+  Post(MemberAddedAt("acc_bill", "usr_bill_2", "member", "2026-11-16T00:00:00.000Z", "evt_bill_2"));
+  Post(MemberAddedAt("acc_bill", "usr_bill_3", "member", "2026-10-20T00:00:00.000Z", "evt_bill_3"));
+  Post(MemberRemovedAt("acc_bill", "usr_bill_3", "2026-11-10T12:00:00.000Z", "evt_bill_3_rm"));
+  const std::string env = "MM_GRPC_ADDR=" + service_->grpc_target() + " MM_TOKEN=" + Tok("seats:read");
+
+  auto on_the_first = Ctl("seats acc_bill --as-of 2026-11-01", env);
+  EXPECT_EQ(on_the_first.code, 0) << on_the_first.output;
+  EXPECT_EQ(on_the_first.output, "acc_bill\ttotal 2\tbillable 2\tmember 1, owner 1\n");
+  auto before = Ctl("seats acc_bill --as-of 2026-10-31T23:59:59Z --json", env);
+  EXPECT_EQ(json::parse(before.output)["billable"], "1") << before.output;
+
+  // November: usr_bill_1 30 days, usr_bill_3 9.5, usr_bill_2 15.
+  auto november = Ctl("seat-usage acc_bill --from 2026-11-01 --to 2026-12-01", env);
+  EXPECT_EQ(november.code, 0) << november.output;
+  EXPECT_NE(november.output.find("seat-days 54.500000\tmean 1.817\tmin 1\tmax 2\tstart 2\tend 2"), std::string::npos)
+      << november.output;
+  auto as_json = json::parse(Ctl("seat-usage acc_bill --from 2026-11-01 --to 2026-12-01 --json", env).output);
+  EXPECT_DOUBLE_EQ(as_json["billable_seat_seconds"].get<double>(), 54.5 * 86400) << as_json;
+
+  auto changes = Ctl("seat-changes acc_bill --from 2026-11-01 --to 2026-12-01 --page-size 1 --all", env);
+  EXPECT_EQ(changes.code, 0) << changes.output;
+  EXPECT_EQ(changes.output,
+            "2026-11-01T00:00:00Z\tusr_bill_1\towner\t+1\t+1\tevt_bill_1\n"
+            "2026-11-10T12:00:00Z\tusr_bill_3\tmember\t-1\t-1\tevt_bill_3_rm\n"
+            "2026-11-16T00:00:00Z\tusr_bill_2\tmember\t+1\t+1\tevt_bill_2\n");
+
+  // The billing run: every workspace, CSV with a header, a row per workspace.
+  auto run = Ctl("seat-usage --all-workspaces --from 2026-11-01 --to 2026-12-01 --csv", env);
+  EXPECT_EQ(run.code, 0) << run.output;
+  std::vector<std::string> lines = absl::StrSplit(run.output, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 4u) << run.output;
+  EXPECT_EQ(lines[0], "account_id,start,end,billable_seat_seconds,billable_seat_days,mean_billable,min_billable,"
+                      "max_billable,start_billable,end_billable,sequence");
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.rfind("acc_bill,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,4708800.000000,54.500000,1.816667,1,2,2,2,", 0) == 0;
+  })) << run.output;
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("acc_api,", 0) == 0; }))
+      << "every workspace, however quiet in the period: " << run.output;
+  auto counts = Ctl("seats --all-workspaces --as-of 2026-11-01 --csv", env);
+  EXPECT_EQ(counts.code, 0) << counts.output;
+  EXPECT_NE(counts.output.find("\nacc_bill,2026-11-01T00:00:00Z,2,2,member=1;owner=1,"), std::string::npos)
+      << counts.output;
+
+  EXPECT_EQ(Ctl("seat-usage acc_bill --from 2026-11-01", env).code, 2) << "--to is required";
+  EXPECT_EQ(Ctl("seat-usage acc_bill --from yesterday --to 2026-12-01", env).code, 2);
+  EXPECT_EQ(Ctl("seats acc_bill --all-workspaces", env).code, 2) << "one workspace or all";
+  EXPECT_EQ(Ctl("seat-usage acc_bill --from 2026-12-01 --to 2026-11-01", env).code, 3) << "INVALID_ARGUMENT";
 }
 
 // --- Database trouble ------------------------------------------------------------------------

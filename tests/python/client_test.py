@@ -4,7 +4,8 @@
 Uses Debian's python3-grpcio and python3-grpc-tools only. Starts its own membership-mirror on a
 fresh database of the test PostgreSQL (MM_TEST_DATABASE_URL), signs Huudis webhooks with
 Python's hmac (an independent implementation of the signature recipe), and calls IsUserActive,
-ListMembers, GetSeatCount and the AdminService's dead-letter and history RPCs over gRPC.
+ListMembers, GetSeatCount (now and as of a past time), GetSeatUsage, ListSeatChanges and the
+AdminService's dead-letter and history RPCs over gRPC.
 """
 import hashlib
 import hmac
@@ -195,6 +196,48 @@ class PythonClientTest(unittest.TestCase):
         history = admin.ListUserEvents(pb.ListUserEventsRequest(user_id="usr_py_dl"), metadata=meta, timeout=5)
         self.assertEqual(sorted((e.event_id, e.outcome) for e in history.events),
                          [("evt_py_bad_role", "dead_lettered"), ("evt_py_dl_disable", "applied")])
+
+    def test_seat_history_at_a_boundary_usage_and_changes(self):
+        grpc, pb, _, _, seats = self.stubs()
+        from google.protobuf import timestamp_pb2
+        meta = (("authorization", "Bearer " + TOKEN),)
+
+        def ts(text):
+            t = timestamp_pb2.Timestamp()
+            t.FromJsonString(text)
+            return t
+
+        for user, at in [("usr_pyh_a", "2026-11-01T00:00:00Z"), ("usr_pyh_b", "2026-11-16T00:00:00Z")]:
+            body = json.dumps({"id": f"evt_pyh_{user}", "type": "huudis.account.member_added.v1", "createdAt": at,
+                               "data": {"accountId": "acc_py_hist", "userId": user, "role": "member",
+                                        "joinedAt": at}}).encode()
+            self.assertEqual(post_webhook(self.server.http, body)["status"], "applied")
+
+        mid = seats.GetSeatCount(pb.GetSeatCountRequest(account_id="acc_py_hist", as_of=ts("2026-11-15T12:00:00Z")),
+                                 metadata=meta, timeout=5)
+        self.assertEqual((mid.total, mid.billable, dict(mid.by_role)), (1, 1, {"member": 1}))
+        november = pb.GetSeatUsageRequest(account_id="acc_py_hist", start=ts("2026-11-01T00:00:00Z"),
+                                          end=ts("2026-12-01T00:00:00Z"))
+        usage = seats.GetSeatUsage(november, metadata=meta, timeout=5)
+        self.assertEqual(usage.billable_seat_seconds / 86400, 45.0)  # 30 + 15 seat-days
+        self.assertAlmostEqual(usage.mean_billable, 1.5)
+        self.assertEqual((usage.min_billable, usage.max_billable), (1, 2))
+
+        first = seats.ListSeatChanges(pb.ListSeatChangesRequest(account_id="acc_py_hist", start=november.start,
+                                                                end=november.end, page_size=1),
+                                      metadata=meta, timeout=5)
+        self.assertEqual([(c.user_id, c.delta) for c in first.changes], [("usr_pyh_a", 1)])
+        rest = seats.ListSeatChanges(pb.ListSeatChangesRequest(account_id="acc_py_hist", start=november.start,
+                                                               end=november.end, page_size=1,
+                                                               page_token=first.next_page_token),
+                                     metadata=meta, timeout=5)
+        self.assertEqual([(c.user_id, c.at.ToJsonString()) for c in rest.changes],
+                         [("usr_pyh_b", "2026-11-16T00:00:00Z")])
+
+        with self.assertRaises(grpc.RpcError) as e:
+            seats.GetSeatUsage(pb.GetSeatUsageRequest(account_id="acc_py_hist", start=november.end,
+                                                      end=november.start), metadata=meta, timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
     def test_errors_map_to_grpc_codes(self):
         grpc, pb, users, _, _ = self.stubs()
