@@ -253,7 +253,15 @@ const std::vector<Spec>& Specs() {
        "how long change-log rows are kept for WatchChanges (30 days); older ones are pruned",
        Int(1, int64_t{10} * 365 * 24 * 3600,
            [](Settings& s, int64_t n) { s.changelog_retention = std::chrono::seconds(n); })},
-      {"prune-interval-ms", "MM_PRUNE_INTERVAL_MS", "3600000", "how often the change log is pruned",
+      {"seat-ledger-retention-days", "MM_SEAT_LEDGER_RETENTION_DAYS", "400",
+       "how far back seat counts and usage can be asked for; older ledger rows are folded into the"
+       " base (0: keep everything)",
+       Int(0, 36500, [](Settings& s, int64_t n) {
+         s.seat_ledger_retention =
+             n == 0 ? std::nullopt : std::optional<std::chrono::seconds>(std::chrono::seconds(n * 86400));
+       })},
+      {"prune-interval-ms", "MM_PRUNE_INTERVAL_MS", "3600000",
+       "how often the change log and the seat ledger are pruned",
        Millis(100, int64_t{24} * 3600 * 1000, &Settings::prune_interval)},
       {"grpc-tls-cert-file", "MM_GRPC_TLS_CERT_FILE", "(none: plaintext)",
        "PEM certificate chain of the gRPC port (leaf first); serves gRPC over TLS",

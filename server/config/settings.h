@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,8 @@ struct Settings {
   size_t max_sequence_waiters = 10000;
   int max_watch_streams = 1000;
   std::chrono::seconds changelog_retention{30 * 24 * 3600};
+  // Seat-ledger retention (docs/design.md §4b): nullopt keeps everything.
+  std::optional<std::chrono::seconds> seat_ledger_retention{std::chrono::seconds(400 * 86400)};
   std::chrono::milliseconds prune_interval{3600 * 1000};
   TlsFiles grpc_tls;  // MM_GRPC_TLS_{CERT,KEY,CLIENT_CA}_FILE
   TlsFiles http_tls;  // MM_HTTP_TLS_{CERT,KEY,CLIENT_CA}_FILE

@@ -44,7 +44,7 @@
 #include "sources/source_runner.h"
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
-#include "store/pg_change_log_pruner.h"
+#include "store/pg_pruner.h"
 #include "store/pg_connection.h"
 #include "store/pg_event_store.h"
 #include "store/pg_read_store.h"
@@ -246,8 +246,9 @@ int Serve(const std::vector<std::string>& args) {
                                  {.reloaded = [&metrics](std::string_view why) { metrics.CacheReloaded(why); },
                                   .undecodable = [&metrics](uint64_t) { metrics.ChangeLogRowUndecodable(); }});
   follower.Start();
-  store::PgChangeLogPruner pruner(settings.database_url, settings.changelog_retention,
-                                  settings.prune_interval);
+  store::PgPruner pruner(settings.database_url,
+                         {.change_log = settings.changelog_retention, .seat_ledger = settings.seat_ledger_retention},
+                         settings.prune_interval);
   pruner.Start();
 
   // Schema check: retried until the database answers, so a pod started before its database

@@ -801,6 +801,50 @@ TEST_F(ApiE2ETest, MembershipctlAnswersBillingQuestions) {
   EXPECT_EQ(Ctl("seat-usage acc_bill --from 2026-12-01 --to 2026-11-01", env).code, 3) << "INVALID_ARGUMENT";
 }
 
+// The running service keeps the seat ledger to MM_SEAT_LEDGER_RETENTION_DAYS: history older
+// than that becomes OUT_OF_RANGE naming the oldest time kept, while the counts now and within
+// the retention are unchanged.
+TEST(ApiRetentionE2ETest, SeatHistoryOlderThanTheRetentionIsOutOfRangeAndCountsStay) {
+  auto db = TestDatabase::Create("api_retention");
+  std::string dir = TempDir();
+  auto service = ServiceProcess::Start({.binary = MM_SERVER_BINARY,
+                                        .env = {{"MM_DATABASE_URL", db->url()},
+                                                {"MM_HUUDIS_SECRETS", kSecret},
+                                                {"MM_CALLERS_FILE", WriteScopedCallers(dir)},
+                                                {"MM_SEAT_LEDGER_RETENTION_DAYS", "30"},
+                                                {"MM_PRUNE_INTERVAL_MS", "200"}}});
+  auto reply = PostSigned(service->http_url(), MemberAdded("acc_ret", "usr_ret_1", "member", 0, "evt_ret_1"));
+  ASSERT_TRUE(reply.ok() && reply->status == 200);
+  const std::string recent = FormatRfc3339(SystemClock::Instance().Now() - std::chrono::hours(24 * 10));
+  reply = PostSigned(service->http_url(), MemberAddedAt("acc_ret", "usr_ret_2", "member", recent, "evt_ret_2"));
+  ASSERT_TRUE(reply.ok() && reply->status == 200);
+  auto seats = v1::SeatService::NewStub(grpc::CreateChannel(service->grpc_target(), grpc::InsecureChannelCredentials()));
+  auto count_at = [&](std::optional<TimePoint> at, v1::SeatCount& out) {
+    v1::GetSeatCountRequest r;
+    r.set_account_id("acc_ret");
+    if (at) r.mutable_as_of()->set_seconds(ToUnixMicros(*at) / 1000000);
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    c.AddMetadata("authorization", "Bearer " + ScopeTokens().at("seats:read"));
+    return seats->GetSeatCount(&c, r, &out);
+  };
+  const TimePoint may = *ParseRfc3339("2026-05-20T12:00:00Z");
+  v1::SeatCount count;
+  grpc::Status s;
+  for (int i = 0; i < 100 && (s = count_at(may, count)).error_code() != grpc::StatusCode::OUT_OF_RANGE; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << "the pruner never moved the horizon";
+  EXPECT_NE(s.error_message().find("oldest time the seat ledger keeps"), std::string::npos) << s.error_message();
+  ASSERT_TRUE(count_at(std::nullopt, count).ok());
+  EXPECT_EQ(count.billable(), 2);
+  ASSERT_TRUE(count_at(SystemClock::Instance().Now() - std::chrono::hours(24 * 20), count).ok());
+  EXPECT_EQ(count.billable(), 1) << "usr_ret_1 joined in May, folded into the base";
+  ASSERT_TRUE(count_at(SystemClock::Instance().Now() - std::chrono::hours(24 * 5), count).ok());
+  EXPECT_EQ(count.billable(), 2);
+  EXPECT_EQ(db->Scalar("SELECT count(*) FROM seat_ledger"), "1") << "only the recent join is a row";
+}
+
 // --- Database trouble ------------------------------------------------------------------------
 
 TEST(ApiDatabaseE2ETest, DatabaseBackedRpcsSayUnavailableThenRecover) {

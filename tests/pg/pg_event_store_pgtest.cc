@@ -18,6 +18,7 @@
 #include "store/migrator.h"
 #include "store/pg_change_feed.h"
 #include "store/pg_connection.h"
+#include "store/pg_pruner.h"
 #include "store/pg_read_store.h"
 
 namespace mm::testing {
@@ -28,6 +29,36 @@ using store::SeatCountView;
 using domain::UserState;
 
 constexpr char kStoreApp[] = "mm_store_under_test";
+
+// The seat counts of a history's facts with fact time <= t, applied in order (the truth the
+// seat ledger must give at t).
+SeatTable RecountAt(const std::vector<ProviderEvent>& history, TimePoint t) {
+  domain::StateSet state;
+  for (ProviderEvent e : history) {
+    std::erase_if(e.events, [&](const domain::NormalizedEvent& n) { return n.fact_time > t; });
+    domain::TouchedKeys changed;
+    domain::Decide(e, /*duplicate=*/false, state, changed);
+  }
+  return domain::CountSeats(state);
+}
+
+// One account's counts in `table`, as ReadStore answers them.
+SeatCountView CountsOf(const SeatTable& table, const std::string& account) {
+  SeatCountView view;
+  for (const auto& [key, tally] : table) {
+    if (key.first != account) continue;
+    view.by_role[key.second] = tally.members;
+    view.total += tally.members;
+    view.billable += tally.billable;
+  }
+  return view;
+}
+
+class ManualClock final : public Clock {
+ public:
+  TimePoint Now() const override { return now; }
+  TimePoint now{};
+};
 
 class PgEventStoreTest : public ::testing::Test {
  protected:
@@ -443,15 +474,7 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
   EXPECT_GT(std::stoll(Sql("SELECT count(*) FROM seat_ledger")), 100);
   EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger_base"), "0") << "a fresh database keeps all history";
 
-  auto recount_at = [&](TimePoint t) {
-    domain::StateSet state;
-    for (ProviderEvent e : history) {
-      std::erase_if(e.events, [&](const domain::NormalizedEvent& n) { return n.fact_time > t; });
-      domain::TouchedKeys changed;
-      domain::Decide(e, /*duplicate=*/false, state, changed);
-    }
-    return domain::CountSeats(state);
-  };
+  auto recount_at = [&](TimePoint t) { return RecountAt(history, t); };
   auto ledger_at = [&](TimePoint t) {
     SeatTable table;
     for (const auto& row : sql_->Query(
@@ -486,16 +509,7 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
   store::PgReadStore reads(db_->url());
   const auto half = std::chrono::milliseconds(500);
   for (const std::string& account : accounts) {
-    auto want_at = [&](int s) {
-      SeatCountView want;
-      for (const auto& [key, tally] : truth.at(std::clamp(s, -1, 120))) {
-        if (key.first != account) continue;
-        want.by_role[key.second] = tally.members;
-        want.total += tally.members;
-        want.billable += tally.billable;
-      }
-      return want;
-    };
+    auto want_at = [&](int s) { return CountsOf(truth.at(std::clamp(s, -1, 120)), account); };
     // At, half a second after and just before each sampled second: a fact counts from its time on.
     for (int s = -1; s <= 120; s += 7) {
       for (auto [t, second] : {std::pair{At(s), s}, {At(s) + half, s}, {At(s) - std::chrono::microseconds(1), s - 1}}) {
@@ -566,6 +580,74 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
       EXPECT_FALSE(want.empty()) << account;
     }
   }
+}
+
+// Retention (MM_SEAT_LEDGER_RETENTION_DAYS): the pruner folds the rows before now − retention
+// into the base, in chunks, moves the horizon there and deletes superseded facts; reads at or
+// after the horizon still equal the recount, before it are OUT_OF_RANGE; late events, before
+// and after the horizon, still land right; a later pass moves the horizon on.
+TEST_F(PgEventStoreTest, SeatLedgerRetentionFoldsThePastAndStillAnswersFromTheHorizon) {
+  std::vector<ProviderEvent> history = RandomHistory(41, HistoryShape{.events = 1200});
+  for (const auto& batch : SplitIntoBatches(history, 5, 40)) ASSERT_TRUE(ApplyEvents(*store_, batch).ok());
+  const int64_t rows_before = std::stoll(Sql("SELECT count(*) FROM seat_ledger"));
+  const int64_t facts_before = std::stoll(Sql("SELECT count(*) FROM seat_facts"));
+  const auto day = std::chrono::hours(24);
+  ManualClock clock;
+  clock.now = At(60) + day;
+  store::PgPruner pruner(db_->url(),
+                         {.change_log = std::chrono::seconds(int64_t{10} * 365 * 86400), .seat_ledger = day,
+                          .seat_ledger_chunk = 7},
+                         std::chrono::hours(1), clock);
+  auto pruned = pruner.PruneOnce();
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(pruned->seat_horizon, At(60));
+  EXPECT_GT(pruned->seat_ledger_rows, 7) << "more than one chunk";
+  EXPECT_GT(pruned->seat_facts, 0);
+  EXPECT_EQ(std::stoll(Sql("SELECT count(*) FROM seat_ledger")), rows_before - pruned->seat_ledger_rows);
+  EXPECT_EQ(std::stoll(Sql("SELECT count(*) FROM seat_facts")), facts_before - pruned->seat_facts);
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger WHERE at < '" + FormatRfc3339(At(60)) + "'"), "0");
+  EXPECT_EQ(pruned->change_log_rows, 0);
+  ExpectStoreInvariants(*sql_);  // base + rows == seat_counts
+
+  store::PgReadStore reads(db_->url());
+  auto expect_recount_from = [&](int first, const std::string& when) {
+    std::set<std::string> accounts;
+    for (const auto& [key, tally] : RecountAt(history, At(200))) accounts.insert(key.first);
+    for (int s = first; s <= 121; s += 5) {
+      const SeatTable truth = RecountAt(history, At(s));
+      for (const std::string& account : accounts) {
+        auto got = reads.GetSeatCountAt(account, At(s));
+        ASSERT_TRUE(got.ok()) << got.status();
+        const SeatCountView want = CountsOf(truth, account);
+        EXPECT_EQ(got->by_role, want.by_role) << when << ": " << account << " at " << s;
+        EXPECT_EQ(got->billable, want.billable) << when << ": " << account << " at " << s;
+      }
+    }
+  };
+  expect_recount_from(60, "after the fold");
+  auto old = reads.GetSeatCountAt("acct-1", At(59));
+  EXPECT_EQ(old.status().code(), absl::StatusCode::kOutOfRange) << old.status();
+  EXPECT_NE(old.status().message().find(FormatRfc3339(At(60))), std::string::npos) << old.status();
+
+  // Late events, dated all over the history, on top of the compacted facts.
+  std::vector<ProviderEvent> late = RandomHistory(42, HistoryShape{.events = 600, .id_prefix = "late"});
+  for (const auto& batch : SplitIntoBatches(late, 5, 40)) ASSERT_TRUE(ApplyEvents(*store_, batch).ok());
+  history.insert(history.end(), late.begin(), late.end());
+  ExpectStoreInvariants(*sql_);
+  expect_recount_from(60, "after late events");
+
+  // Idempotent; then the cut-off moves on.
+  auto again = pruner.PruneOnce();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->seat_ledger_rows, 0) << "late rows before the horizon went to the base";
+  EXPECT_EQ(again->seat_horizon, At(60));
+  clock.now = At(100) + day;
+  auto later = pruner.PruneOnce();
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->seat_horizon, At(100));
+  EXPECT_GT(later->seat_ledger_rows, 0);
+  ExpectStoreInvariants(*sql_);
+  expect_recount_from(100, "after the second fold");
 }
 
 // Migration 0004 on a populated database: its current records become the ledger's facts, its
