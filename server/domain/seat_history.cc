@@ -1,6 +1,7 @@
 #include "domain/seat_history.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -178,6 +179,12 @@ void AddToBase(const SeatChange& c, int sign, SeatTable& base) {
   t.billable += sign * c.billable;
 }
 
+void AddToDays(const SeatChange& c, int sign, SeatDayTable& days) {
+  SeatTally& t = days[{c.account_id, DayOf(c.at), c.role}];
+  t.members += sign * c.members;
+  t.billable += sign * c.billable;
+}
+
 }  // namespace
 
 SeatLedgerPlan::SeatLedgerPlan(const StateSet& before, const StateSet& after, std::vector<SeatFact> facts,
@@ -209,12 +216,15 @@ bool SeatLedgerPlan::Needs(const SeatFact& f) const {
   return std::any_of(recompute_.begin(), recompute_.end(), [&](const MembershipKey& pair) { return Concerns(pair, f); });
 }
 
+TimePoint DayOf(TimePoint t) { return std::chrono::floor<std::chrono::days>(t); }
+
 SeatLedgerWrites SeatLedgerPlan::Finish(const std::vector<SeatFact>& stored) const {
   SeatLedgerWrites w;
   for (const SeatChange& c : appended_) {
     if (BeforeHorizon(c, horizon_)) {
       AddToBase(c, +1, w.base);
     } else {
+      AddToDays(c, +1, w.days);
       w.upserts.push_back(c);
     }
   }
@@ -222,10 +232,14 @@ SeatLedgerWrites SeatLedgerPlan::Finish(const std::vector<SeatFact>& stored) con
     std::vector<SeatFact> with_new = stored;
     with_new.insert(with_new.end(), facts_.begin(), facts_.end());
     for (const MembershipKey& pair : recompute_) {
-      // Rows before the horizon are not kept: their change goes to the base.
+      // Rows before the horizon are not kept: their change goes to the base; the change of
+      // the rows kept goes to their days.
       auto split = [&](std::vector<SeatChange> rows, int sign) {
         std::erase_if(rows, [&](const SeatChange& c) {
-          if (!BeforeHorizon(c, horizon_)) return false;
+          if (!BeforeHorizon(c, horizon_)) {
+            AddToDays(c, sign, w.days);
+            return false;
+          }
           AddToBase(c, sign, w.base);
           return true;
         });
@@ -238,6 +252,7 @@ SeatLedgerWrites SeatLedgerPlan::Finish(const std::vector<SeatFact>& stored) con
     }
   }
   DropZeroRows(w.base);
+  std::erase_if(w.days, [](const auto& entry) { return entry.second == SeatTally{}; });
   return w;
 }
 

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -107,10 +108,21 @@ std::map<std::string, std::pair<int64_t, int64_t>> SumSeatChanges(const std::vec
 // the batch's, and only the difference written. Rows dated before `horizon` (the oldest
 // instant the ledger keeps, nullopt: no limit) are summed into per-(account, role) base counts
 // instead of being kept.
+//
+// The ledger also keeps, per (account, UTC day, role), the sum of its rows of that day
+// (seat_ledger_days), so that a count at t sums whole days before t's day and only the rows of
+// t's own day: `days` is how those sums move (the rows kept, after minus before).
+using SeatDayKey = std::tuple<std::string, TimePoint, std::string>;  // (account, day, role)
+using SeatDayTable = std::map<SeatDayKey, SeatTally>;
+
+// Midnight UTC of t's day: the day a ledger row at t is summed into.
+TimePoint DayOf(TimePoint t);
+
 struct SeatLedgerWrites {
   std::vector<SeatChange> upserts;
   std::vector<SeatChange> deletes;
-  SeatTable base;  // (account, role) -> change of the base counts
+  SeatTable base;    // (account, role) -> change of the base counts
+  SeatDayTable days;  // (account, day, role) -> change of the day's sums
 };
 
 class SeatLedgerPlan {

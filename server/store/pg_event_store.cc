@@ -75,7 +75,7 @@ std::vector<PgConnection::Statement> Statements() {
       // CHECK constraints judge every real result and genuine drift still fails the batch.
       // Change-log rows take their records from the upserts' RETURNING: each record is sent
       // and parsed as jsonb once. The seat ledger (domain::SeatLedgerPlan): the batch's facts
-      // added, its rows upserted and deleted (disjoint keys), its base counts moved.
+      // added, its rows upserted and deleted (disjoint keys), its base counts and day sums moved.
       {kWriteBatch,
        "WITH d AS ("
        "  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])"
@@ -157,6 +157,11 @@ std::vector<PgConnection::Statement> Statements() {
        "  SELECT * FROM unnest($59::text[], $60::text[], $61::bigint[], $62::bigint[])"
        "  ON CONFLICT (account_id, role) DO UPDATE SET members = seat_ledger_base.members + excluded.members,"
        "  billable = seat_ledger_base.billable + excluded.billable),"
+       " ledger_days AS ("
+       "  INSERT INTO seat_ledger_days (account_id, day, role, members, billable)"
+       "  SELECT * FROM unnest($63::text[], $64::timestamptz[], $65::text[], $66::bigint[], $67::bigint[])"
+       "  ON CONFLICT (account_id, day, role) DO UPDATE SET members = seat_ledger_days.members + excluded.members,"
+       "  billable = seat_ledger_days.billable + excluded.billable),"
        " head AS ("
        "  UPDATE change_log_head SET last_sequence = $22 WHERE singleton AND last_sequence <> $22"
        "  RETURNING last_sequence)"
@@ -324,6 +329,7 @@ struct WriteArrays {
       ledger_billable;
   PgArrayBuilder gone_accounts, gone_at, gone_users, gone_events, gone_roles;
   PgArrayBuilder base_accounts, base_roles, base_members, base_billable;
+  PgArrayBuilder day_accounts, day_days, day_roles, day_members, day_billable;
 };
 
 // The arrays of kWriteReplays, in parameter order.
@@ -406,6 +412,13 @@ void AddSeatLedgerWrites(const domain::SeatLedgerPlan& plan, const domain::SeatL
     w.base_roles.Add(std::string_view(key.second));
     w.base_members.AddInt(tally.members);
     w.base_billable.AddInt(tally.billable);
+  }
+  for (const auto& [key, tally] : writes.days) {
+    w.day_accounts.Add(std::string_view(std::get<0>(key)));
+    w.day_days.Add(std::string_view(FormatRfc3339(std::get<1>(key))));
+    w.day_roles.Add(std::string_view(std::get<2>(key)));
+    w.day_members.AddInt(tally.members);
+    w.day_billable.AddInt(tally.billable);
   }
 }
 
@@ -594,7 +607,8 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const Pro
                         w.ledger_billable.Finish(), w.gone_accounts.Finish(), w.gone_at.Finish(),
                         w.gone_users.Finish(), w.gone_events.Finish(), w.gone_roles.Finish(),
                         w.base_accounts.Finish(), w.base_roles.Finish(), w.base_members.Finish(),
-                        w.base_billable.Finish());
+                        w.base_billable.Finish(), w.day_accounts.Finish(), w.day_days.Finish(),
+                        w.day_roles.Finish(), w.day_members.Finish(), w.day_billable.Finish());
     }
     if (replays > 0) {
       txn.exec_prepared(kWriteReplays, r.providers.Finish(), r.ids.Finish(), r.outcomes.Finish(), r.reasons.Finish(),

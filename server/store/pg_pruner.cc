@@ -9,6 +9,7 @@ namespace {
 constexpr char kPruneChangeLog[] = "prune_change_log";
 constexpr char kLockHead[] = "prune_lock_head";
 constexpr char kFoldSeatLedger[] = "fold_seat_ledger";
+constexpr char kDropFoldedDays[] = "drop_folded_days";
 constexpr char kCompactSeatFacts[] = "compact_seat_facts";
 
 std::vector<PgConnection::Statement> Statements() {
@@ -31,7 +32,12 @@ std::vector<PgConnection::Statement> Statements() {
        "  greatest(coalesce((SELECT at FROM nth), $1::timestamptz),"
        "           (SELECT min(at) FROM seat_ledger) + interval '1 microsecond'))) AS t),"
        " folded AS (DELETE FROM seat_ledger WHERE at < (SELECT t FROM target)"
-       "  RETURNING account_id, role, members, billable),"
+       "  RETURNING account_id, at, role, members, billable),"
+       " days AS (INSERT INTO seat_ledger_days (account_id, day, role, members, billable)"
+       "  SELECT account_id, date_trunc('day', at, 'UTC'), role, -sum(members), -sum(billable) FROM folded"
+       "  GROUP BY 1, 2, 3"
+       "  ON CONFLICT (account_id, day, role) DO UPDATE SET members = seat_ledger_days.members + excluded.members,"
+       "  billable = seat_ledger_days.billable + excluded.billable),"
        " base AS (INSERT INTO seat_ledger_base (account_id, role, members, billable)"
        "  SELECT account_id, role, sum(members), sum(billable) FROM folded GROUP BY account_id, role"
        "  ON CONFLICT (account_id, role) DO UPDATE SET members = seat_ledger_base.members + excluded.members,"
@@ -40,6 +46,10 @@ std::vector<PgConnection::Statement> Statements() {
        "  WHERE oldest < (SELECT t FROM target) RETURNING oldest)"
        " SELECT (SELECT count(*) FROM folded), " MM_SQL_MICROS("(SELECT t FROM target)") ","
        " (SELECT t FROM target) >= $1::timestamptz"},
+      // The day sums of the days before the horizon's, emptied by the folds.
+      {kDropFoldedDays,
+       "DELETE FROM seat_ledger_days WHERE members = 0 AND billable = 0"
+       " AND day < (SELECT date_trunc('day', oldest, 'UTC') FROM seat_ledger_horizon)"},
       // Facts before the horizon superseded by a strictly newer fact of the same key, also
       // before it: the state at the horizon, and so every count at or after it, does not
       // depend on them (docs/design.md §4b, Retention).
@@ -93,6 +103,7 @@ absl::Status PgPruner::PruneSeatLedger(PruneCounts& counts) {
   }
   return conn_->Run([&](pqxx::connection& conn) {
     pqxx::work txn(conn);
+    txn.exec_prepared(kDropFoldedDays);
     counts.seat_facts = static_cast<int64_t>(txn.exec_prepared(kCompactSeatFacts).affected_rows());
     txn.commit();
   });

@@ -5,8 +5,8 @@
 //    so a reader that finds the first sequence it asks for missing knows those changes were
 //    pruned (WatchChanges answers OUT_OF_RANGE);
 //  - the seat ledger (default 400 days, docs/design.md §4b): its rows dated before now −
-//    `seat_ledger` are folded into seat_ledger_base and its horizon moves there, in chunks of
-//    `seat_ledger_chunk` rows, each a transaction that holds the change-log head's lock (so no
+//    `seat_ledger` are folded into seat_ledger_base (and out of their day sums) and its
+//    horizon moves there, in chunks of `seat_ledger_chunk` rows, each a transaction that holds the change-log head's lock (so no
 //    batch writes the ledger meanwhile, and the next one reads the new horizon); then the seat
 //    facts before the horizon that a newer fact of the same key, also before it, supersedes
 //    are deleted (they cannot change a count at or after the horizon).

@@ -38,6 +38,9 @@ constexpr char kListUserEvents[] = "list_user_events";
   "(SELECT CASE WHEN oldest = '-infinity' THEN NULL ELSE " MM_SQL_MICROS("oldest") \
   " END FROM seat_ledger_horizon)"
 
+// Midnight UTC of a time parameter's day (seat_ledger_days.day).
+#define MM_DAY_OF(param) "date_trunc('day', " param "::timestamptz, 'UTC')"
+
 // Membership rows with what callers want beside them: the account's name and the user's
 // email and name, as the mirror knows them now.
 #define MM_MEMBERSHIP_SELECT                                                             \
@@ -61,14 +64,17 @@ std::vector<PgConnection::Statement> Statements() {
       {kGetSeatCount,
        "SELECT h.last_sequence, s.role, s.members, s.billable FROM change_log_head h"
        " LEFT JOIN seat_counts s ON s.account_id = $1 ORDER BY s.role"},
-      // The counts at $2: the base (before the horizon) plus every ledger row at or before $2,
-      // per role, with the sequence and horizon of the same snapshot.
+      // The counts at $2: the base (before the horizon), the day sums of the days before $2's
+      // and the rows of $2's day up to it, per role, with the sequence and horizon of the same
+      // snapshot.
       {kGetSeatCountAt,
        "WITH per_role AS ("
        " SELECT role, sum(members)::bigint AS members, sum(billable)::bigint AS billable FROM ("
        "  SELECT role, members, billable FROM seat_ledger_base WHERE account_id = $1"
+       "  UNION ALL SELECT role, sum(members), sum(billable) FROM seat_ledger_days"
+       "   WHERE account_id = $1 AND day < " MM_DAY_OF("$2") " GROUP BY role"
        "  UNION ALL SELECT role, sum(members), sum(billable) FROM seat_ledger"
-       "   WHERE account_id = $1 AND at <= $2::timestamptz GROUP BY role) r"
+       "   WHERE account_id = $1 AND at >= " MM_DAY_OF("$2") " AND at <= $2::timestamptz GROUP BY role) r"
        " GROUP BY role HAVING sum(members) <> 0 OR sum(billable) <> 0)"
        " SELECT h.last_sequence, " MM_SEAT_HORIZON ", p.role, p.members, p.billable"
        " FROM change_log_head h LEFT JOIN per_role p ON true ORDER BY p.role"},
@@ -81,12 +87,15 @@ std::vector<PgConnection::Statement> Statements() {
        " SELECT h.last_sequence, " MM_SEAT_HORIZON ", " MM_SQL_MICROS("p.at") ", p.user_id, p.event_id,"
        " p.role, p.members, p.billable"
        " FROM change_log_head h LEFT JOIN page p ON true ORDER BY p.at, p.user_id, p.event_id, p.role"},
-      // Billable seats over [$2, $3): the level at $2, then a step at every instant inside with
-      // a net change; the integral in exact numeric seconds.
+      // Billable seats over [$2, $3): the level at $2 (as for kGetSeatCountAt), then a step at
+      // every instant inside with a net change; the integral in exact numeric seconds.
       {kGetSeatUsage,
        "WITH start_level AS (SELECT"
        "  coalesce((SELECT sum(billable) FROM seat_ledger_base WHERE account_id = $1), 0)"
-       "  + coalesce((SELECT sum(billable) FROM seat_ledger WHERE account_id = $1 AND at <= $2::timestamptz), 0)"
+       "  + coalesce((SELECT sum(billable) FROM seat_ledger_days WHERE account_id = $1"
+       "    AND day < " MM_DAY_OF("$2") "), 0)"
+       "  + coalesce((SELECT sum(billable) FROM seat_ledger WHERE account_id = $1"
+       "    AND at >= " MM_DAY_OF("$2") " AND at <= $2::timestamptz), 0)"
        "  AS v),"
        " steps AS (SELECT at, sum(billable) AS d FROM seat_ledger"
        "  WHERE account_id = $1 AND at > $2::timestamptz AND at < $3::timestamptz"

@@ -89,6 +89,7 @@ struct HistoryShape {
   int users = 50;
   int accounts = 10;
   int fact_seconds = 120;       // fact times in At(0..fact_seconds): small, so ties happen
+  int fact_step = 1;            // ... times this many seconds apart (spread over days, say)
   int duplicate_percent = 10;   // redeliveries of an earlier event (same provider and id)
   std::string id_prefix = "ev";
   // Only events that never lower a seat count: memberships are only added (one role) and state
@@ -110,7 +111,7 @@ inline ProviderEvent RandomEvent(std::mt19937& rng, const HistoryShape& shape, s
   auto pick = [&rng](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
   static const char* const kRoles[] = {"member", "admin", "owner"};
   static const char* const kReasons[] = {"compromised", "left \"the\" company", "ß\\policy 🚫"};
-  const TimePoint t = At(pick(shape.fact_seconds));
+  const TimePoint t = At(int64_t{pick(shape.fact_seconds)} * shape.fact_step);
   const std::string account = "acct-" + std::to_string(pick(shape.accounts));
   const int user_n = pick(shape.users);
   // With never_lower_seats, even users take state changes and odd users take memberships.
@@ -376,6 +377,14 @@ inline void ExpectStoreInvariants(SqlSession& db) {
                       " WHERE l.members IS DISTINCT FROM s.members OR l.billable IS DISTINCT FROM s.billable"),
             "0")
       << "the seat ledger summed over all time vs seat_counts";
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM (SELECT account_id, date_trunc('day', at, 'UTC') AS day, role,"
+                      " sum(members) AS members, sum(billable) AS billable FROM seat_ledger GROUP BY 1, 2, 3) l"
+                      " FULL JOIN (SELECT * FROM seat_ledger_days WHERE members <> 0 OR billable <> 0) d"
+                      " USING (account_id, day, role)"
+                      " WHERE coalesce(l.members, 0) <> coalesce(d.members, 0)"
+                      " OR coalesce(l.billable, 0) <> coalesce(d.billable, 0)"),
+            "0")
+      << "seat_ledger_days vs the ledger's rows summed by day";
 
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM users WHERE user_id <> record->>'user_id'"
                       " OR state <> record->>'state'"

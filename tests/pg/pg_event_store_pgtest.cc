@@ -54,6 +54,11 @@ SeatCountView CountsOf(const SeatTable& table, const std::string& account) {
   return view;
 }
 
+// The seat-ledger tests spread facts this far apart (about three hours, off the hour), so that
+// their histories cross UTC days (seat_ledger_days) at unaligned times.
+constexpr int64_t kStep = 3 * 3600 + 17;
+TimePoint Step(int64_t s) { return At(s * kStep); }
+
 class ManualClock final : public Clock {
  public:
   TimePoint Now() const override { return now; }
@@ -466,13 +471,14 @@ TEST_F(PgEventStoreTest, RandomHistoryMatchesTheInMemoryReference) {
 // out of fact-time order, in batches, with redeliveries. At every instant t the ledger's counts
 // (its base plus its rows up to t) equal a recount of the history's facts up to t.
 TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt) {
-  const std::vector<ProviderEvent> history = RandomHistory(20261204, HistoryShape{.events = 1500});
+  const std::vector<ProviderEvent> history = RandomHistory(20261204, HistoryShape{.events = 1500, .fact_step = kStep});
   for (const auto& batch : SplitIntoBatches(history, 5, 40)) {
     auto got = ApplyEvents(*store_, batch);
     ASSERT_TRUE(got.ok()) << got.status();
   }
   EXPECT_GT(std::stoll(Sql("SELECT count(*) FROM seat_ledger")), 100);
   EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger_base"), "0") << "a fresh database keeps all history";
+  EXPECT_GE(std::stoll(Sql("SELECT count(DISTINCT day) FROM seat_ledger_days")), 14) << "the history spans days";
 
   auto recount_at = [&](TimePoint t) { return RecountAt(history, t); };
   auto ledger_at = [&](TimePoint t) {
@@ -487,17 +493,17 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
     return table;
   };
   for (int s = -1; s <= 121; s += 3) {
-    for (TimePoint t : {At(s), At(s) - std::chrono::microseconds(1)}) {
+    for (TimePoint t : {Step(s), Step(s) - std::chrono::microseconds(1)}) {
       EXPECT_EQ(ledger_at(t), recount_at(t)) << "at " << FormatRfc3339(t);
     }
   }
 
-  // What SeatService reads from it (PgReadStore). Facts are at whole seconds of At(0..119), so
-  // the counts are constant on [At(s), At(s + 1)): the recount at each second is the truth.
+  // What SeatService reads from it (PgReadStore). Facts are at the steps Step(0..119), so the
+  // counts are constant on [Step(s), Step(s + 1)): the recount at each step is the truth.
   std::map<int, SeatTable> truth;
   std::set<std::string> accounts;
   for (int s = -1; s <= 120; ++s) {
-    truth[s] = recount_at(At(s));
+    truth[s] = recount_at(Step(s));
     for (const auto& [key, tally] : truth[s]) accounts.insert(key.first);
   }
   ASSERT_GE(accounts.size(), 5u);
@@ -510,9 +516,9 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
   const auto half = std::chrono::milliseconds(500);
   for (const std::string& account : accounts) {
     auto want_at = [&](int s) { return CountsOf(truth.at(std::clamp(s, -1, 120)), account); };
-    // At, half a second after and just before each sampled second: a fact counts from its time on.
+    // At, half a second after and just before each sampled step: a fact counts from its time on.
     for (int s = -1; s <= 120; s += 7) {
-      for (auto [t, second] : {std::pair{At(s), s}, {At(s) + half, s}, {At(s) - std::chrono::microseconds(1), s - 1}}) {
+      for (auto [t, second] : {std::pair{Step(s), s}, {Step(s) + half, s}, {Step(s) - std::chrono::microseconds(1), s - 1}}) {
         auto got = reads.GetSeatCountAt(account, t);
         ASSERT_TRUE(got.ok()) << got.status();
         const SeatCountView want = want_at(second);
@@ -522,8 +528,8 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
         EXPECT_EQ(got->sequence, Head());
       }
     }
-    // Usage over [At(a) + fa, At(b) + fb): (1 - fa) of a second at a's level, whole seconds
-    // between, fb of one at b's.
+    // Usage over [Step(a) + fa, Step(b) + fb) (fa, fb in steps): (1 - fa) of a step at a's
+    // level, whole steps between, fb of one at b's.
     struct Interval {
       int a;
       double fa;
@@ -532,17 +538,18 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
     };
     for (const Interval& i : std::vector<Interval>{
              {-5, 0.5, 130, 0.25}, {3, 0, 4, 0}, {10, 0.5, 60, 0}, {59, 0, 61, 0.75}, {0, 0, 119, 0.5}, {7, 0.25, 7, 0.5}}) {
-      auto offset = [](double f) { return std::chrono::microseconds(static_cast<int64_t>(f * 1e6)); };
-      auto usage = reads.GetSeatUsage(account, At(i.a) + offset(i.fa), At(i.b) + offset(i.fb));
+      auto offset = [](double f) { return std::chrono::microseconds(static_cast<int64_t>(f * kStep * 1e6)); };
+      auto usage = reads.GetSeatUsage(account, Step(i.a) + offset(i.fa), Step(i.b) + offset(i.fb));
       ASSERT_TRUE(usage.ok()) << usage.status();
       double seconds = i.a == i.b ? (i.fb - i.fa) * billable_at(account, i.a)
                                   : (1 - i.fa) * billable_at(account, i.a) + i.fb * billable_at(account, i.b);
       for (int s = i.a + 1; s < i.b; ++s) seconds += billable_at(account, s);
-      const int last = i.fb > 0 ? i.b : i.b - 1;  // the last second the interval reaches into
+      seconds *= kStep;
+      const int last = i.fb > 0 ? i.b : i.b - 1;  // the last step the interval reaches into
       int64_t lo = billable_at(account, i.a), hi = lo;
       for (int s = i.a; s <= last; ++s) lo = std::min(lo, billable_at(account, s)), hi = std::max(hi, billable_at(account, s));
       const std::string where = account + " over " + std::to_string(i.a) + ".." + std::to_string(i.b);
-      EXPECT_NEAR(usage->billable_seat_seconds, seconds, 1e-9) << where;
+      EXPECT_NEAR(usage->billable_seat_seconds, seconds, 1e-6) << where;
       EXPECT_EQ(usage->start_billable, billable_at(account, i.a)) << where;
       EXPECT_EQ(usage->end_billable, billable_at(account, last)) << where;
       EXPECT_EQ(usage->min_billable, lo) << where;
@@ -556,7 +563,7 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
       std::optional<store::SeatChangePosition> after;
       for (int page = 0; page < 1000; ++page) {
         uint64_t sequence = 0;
-        auto got = reads.ListSeatChanges(account, At(20), At(100), after, 7, all, sequence);
+        auto got = reads.ListSeatChanges(account, Step(20), Step(100), after, 7, all, sequence);
         ASSERT_TRUE(got.ok()) << got.status();
         EXPECT_EQ(sequence, Head());
         ASSERT_LE(got->items.size(), 7u);
@@ -572,7 +579,7 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
       for (const auto& row : sql_->Query(
                "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ' ' || user_id || ' ' ||"
                " event_id || ' ' || role || ' ' || members || ' ' || billable FROM seat_ledger WHERE account_id = '" +
-               account + "' AND at >= '" + FormatRfc3339(At(20)) + "' AND at < '" + FormatRfc3339(At(100)) + "'" +
+               account + "' AND at >= '" + FormatRfc3339(Step(20)) + "' AND at < '" + FormatRfc3339(Step(100)) + "'" +
                (all ? "" : " AND billable <> 0") + " ORDER BY at, user_id, event_id, role")) {
         want.push_back(row[0].as<std::string>());
       }
@@ -587,36 +594,36 @@ TEST_F(PgEventStoreTest, SeatLedgerAtAnyInstantEqualsARecountOfTheHistoryUpToIt)
 // after the horizon still equal the recount, before it are OUT_OF_RANGE; late events, before
 // and after the horizon, still land right; a later pass moves the horizon on.
 TEST_F(PgEventStoreTest, SeatLedgerRetentionFoldsThePastAndStillAnswersFromTheHorizon) {
-  std::vector<ProviderEvent> history = RandomHistory(41, HistoryShape{.events = 1200});
+  std::vector<ProviderEvent> history = RandomHistory(41, HistoryShape{.events = 1200, .fact_step = kStep});
   for (const auto& batch : SplitIntoBatches(history, 5, 40)) ASSERT_TRUE(ApplyEvents(*store_, batch).ok());
   const int64_t rows_before = std::stoll(Sql("SELECT count(*) FROM seat_ledger"));
   const int64_t facts_before = std::stoll(Sql("SELECT count(*) FROM seat_facts"));
   const auto day = std::chrono::hours(24);
   ManualClock clock;
-  clock.now = At(60) + day;
+  clock.now = Step(60) + day;
   store::PgPruner pruner(db_->url(),
                          {.change_log = std::chrono::seconds(int64_t{10} * 365 * 86400), .seat_ledger = day,
                           .seat_ledger_chunk = 7},
                          std::chrono::hours(1), clock);
   auto pruned = pruner.PruneOnce();
   ASSERT_TRUE(pruned.ok()) << pruned.status();
-  EXPECT_EQ(pruned->seat_horizon, At(60));
+  EXPECT_EQ(pruned->seat_horizon, Step(60));
   EXPECT_GT(pruned->seat_ledger_rows, 7) << "more than one chunk";
   EXPECT_GT(pruned->seat_facts, 0);
   EXPECT_EQ(std::stoll(Sql("SELECT count(*) FROM seat_ledger")), rows_before - pruned->seat_ledger_rows);
   EXPECT_EQ(std::stoll(Sql("SELECT count(*) FROM seat_facts")), facts_before - pruned->seat_facts);
-  EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger WHERE at < '" + FormatRfc3339(At(60)) + "'"), "0");
+  EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger WHERE at < '" + FormatRfc3339(Step(60)) + "'"), "0");
   EXPECT_EQ(pruned->change_log_rows, 0);
   ExpectStoreInvariants(*sql_);  // base + rows == seat_counts
 
   store::PgReadStore reads(db_->url());
   auto expect_recount_from = [&](int first, const std::string& when) {
     std::set<std::string> accounts;
-    for (const auto& [key, tally] : RecountAt(history, At(200))) accounts.insert(key.first);
+    for (const auto& [key, tally] : RecountAt(history, Step(200))) accounts.insert(key.first);
     for (int s = first; s <= 121; s += 5) {
-      const SeatTable truth = RecountAt(history, At(s));
+      const SeatTable truth = RecountAt(history, Step(s));
       for (const std::string& account : accounts) {
-        auto got = reads.GetSeatCountAt(account, At(s));
+        auto got = reads.GetSeatCountAt(account, Step(s));
         ASSERT_TRUE(got.ok()) << got.status();
         const SeatCountView want = CountsOf(truth, account);
         EXPECT_EQ(got->by_role, want.by_role) << when << ": " << account << " at " << s;
@@ -625,12 +632,12 @@ TEST_F(PgEventStoreTest, SeatLedgerRetentionFoldsThePastAndStillAnswersFromTheHo
     }
   };
   expect_recount_from(60, "after the fold");
-  auto old = reads.GetSeatCountAt("acct-1", At(59));
+  auto old = reads.GetSeatCountAt("acct-1", Step(60) - std::chrono::microseconds(1));
   EXPECT_EQ(old.status().code(), absl::StatusCode::kOutOfRange) << old.status();
-  EXPECT_NE(old.status().message().find(FormatRfc3339(At(60))), std::string::npos) << old.status();
+  EXPECT_NE(old.status().message().find(FormatRfc3339(Step(60))), std::string::npos) << old.status();
 
   // Late events, dated all over the history, on top of the compacted facts.
-  std::vector<ProviderEvent> late = RandomHistory(42, HistoryShape{.events = 600, .id_prefix = "late"});
+  std::vector<ProviderEvent> late = RandomHistory(42, HistoryShape{.events = 600, .fact_step = kStep, .id_prefix = "late"});
   for (const auto& batch : SplitIntoBatches(late, 5, 40)) ASSERT_TRUE(ApplyEvents(*store_, batch).ok());
   history.insert(history.end(), late.begin(), late.end());
   ExpectStoreInvariants(*sql_);
@@ -640,31 +647,31 @@ TEST_F(PgEventStoreTest, SeatLedgerRetentionFoldsThePastAndStillAnswersFromTheHo
   auto again = pruner.PruneOnce();
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->seat_ledger_rows, 0) << "late rows before the horizon went to the base";
-  EXPECT_EQ(again->seat_horizon, At(60));
-  clock.now = At(100) + day;
+  EXPECT_EQ(again->seat_horizon, Step(60));
+  clock.now = Step(100) + day;
   auto later = pruner.PruneOnce();
   ASSERT_TRUE(later.ok()) << later.status();
-  EXPECT_EQ(later->seat_horizon, At(100));
+  EXPECT_EQ(later->seat_horizon, Step(100));
   EXPECT_GT(later->seat_ledger_rows, 0);
   ExpectStoreInvariants(*sql_);
   expect_recount_from(100, "after the second fold");
 }
 
-// Migration 0004 on a populated database: its current records become the ledger's facts, its
+// Migrations 0004 and 0005 on a populated database: its current records become the ledger's facts, its
 // current counts the base, and the ledger answers from the migration's time on. Late events
 // dated before it move the base; events after it are rows.
 TEST_F(PgEventStoreTest, SeatLedgerMigrationOfAPopulatedDatabaseStartsFromTheCurrentCounts) {
   for (const auto& batch : SplitIntoBatches(RandomHistory(7, HistoryShape{.events = 600}), 5, 40)) {
     ASSERT_TRUE(ApplyEvents(*store_, batch).ok());
   }
-  // The database as it was before 0004, then 0004 applied to it.
-  sql_->Query("DROP TABLE seat_facts, seat_ledger, seat_ledger_base, seat_ledger_horizon;"
-              " DELETE FROM schema_migrations WHERE version = 4");
+  // The database as it was before 0004, then 0004 and 0005 applied to it.
+  sql_->Query("DROP TABLE seat_facts, seat_ledger, seat_ledger_base, seat_ledger_horizon, seat_ledger_days;"
+              " DELETE FROM schema_migrations WHERE version IN (4, 5)");
   auto migrations = store::PrepareMigrations(store::EmbeddedMigrationSources());
   ASSERT_TRUE(migrations.ok());
   auto report = store::ApplyMigrations(db_->url(), *migrations);
   ASSERT_TRUE(report.ok()) << report.status();
-  ASSERT_EQ(report->applied, std::vector<std::string>{"0004_seat_ledger.sql"});
+  ASSERT_EQ(report->applied, (std::vector<std::string>{"0004_seat_ledger.sql", "0005_seat_ledger_days.sql"}));
   EXPECT_EQ(Sql("SELECT count(*) FROM seat_ledger"), "0");
   EXPECT_EQ(Sql("SELECT (SELECT oldest FROM seat_ledger_horizon) > (SELECT max(fact_time) FROM seat_facts)"), "t");
   EXPECT_EQ(Sql("SELECT count(*) FROM seat_facts"),
