@@ -480,8 +480,8 @@ uint64_t AddStateWrites(const StateSet& after, const domain::TouchedKeys& change
 
 }  // namespace
 
-PgEventStore::PgEventStore(std::string database_url)
-    : conn_(std::make_unique<PgConnection>(std::move(database_url), Statements())) {}
+PgEventStore::PgEventStore(std::string database_url, Options options)
+    : conn_(std::make_unique<PgConnection>(std::move(database_url), Statements())), options_(options) {}
 
 PgEventStore::~PgEventStore() = default;
 
@@ -536,16 +536,19 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const Pro
     domain::TouchedKeys changed;
     std::vector<domain::SeatFact> seat_facts;
     for (size_t i = 0; i < batch.size(); ++i) {
-      results[i].outcome = domain::Decide(*batch[i], !is_new[i], after, changed, &seat_facts);
+      results[i].outcome =
+          domain::Decide(*batch[i], !is_new[i], after, changed, options_.seat_ledger ? &seat_facts : nullptr);
     }
 
     WriteArrays w;
     const uint64_t last = AddStateWrites(
         after, changed, ComputeSeatDeltas(before, after, changed, loaded.memberships_of_state_users), head, w);
-    const domain::SeatLedgerPlan plan(before, after, std::move(seat_facts), loaded.seat_horizon);
-    AddSeatLedgerWrites(plan, plan.Finish(plan.recompute().empty() ? std::vector<domain::SeatFact>{}
-                                                                   : LoadSeatFacts(txn, plan)),
-                        w);
+    if (options_.seat_ledger) {
+      const domain::SeatLedgerPlan plan(before, after, std::move(seat_facts), loaded.seat_horizon);
+      AddSeatLedgerWrites(plan, plan.Finish(plan.recompute().empty() ? std::vector<domain::SeatFact>{}
+                                                                     : LoadSeatFacts(txn, plan)),
+                          w);
+    }
     size_t new_events = 0;
     ReplayArrays r;
     size_t replays = 0;

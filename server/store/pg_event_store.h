@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "store/event_store.h"
 
@@ -24,7 +25,13 @@ class PgConnection;
 
 class PgEventStore final : public EventStore {
  public:
-  explicit PgEventStore(std::string database_url);
+  struct Options {
+    // The seat ledger (docs/design.md §4b) is written with every batch. Off only to measure
+    // what it costs (tests/bench/seat_history_bench.cc): the service always writes it.
+    bool seat_ledger = true;
+  };
+  explicit PgEventStore(std::string database_url) : PgEventStore(std::move(database_url), Options{}) {}
+  PgEventStore(std::string database_url, Options options);
   ~PgEventStore() override;
 
   // Connects and prepares every statement now (tests use it to fail early on bad SQL). `serve`
@@ -44,6 +51,7 @@ class PgEventStore final : public EventStore {
                                                  std::span<const SourceCheckpoint* const> checkpoints, bool commit);
 
   std::unique_ptr<PgConnection> conn_;
+  const Options options_;
 };
 
 // Channel the writer NOTIFYs after each commit that appended changes.

@@ -1,6 +1,7 @@
 #include "store/pg_read_store.h"
 
 #include "domain/records_json.h"
+#include "domain/seat_history.h"
 #include "store/pg_array.h"
 #include "store/pg_change_rows.h"
 #include "store/pg_connection.h"
@@ -64,17 +65,20 @@ std::vector<PgConnection::Statement> Statements() {
       {kGetSeatCount,
        "SELECT h.last_sequence, s.role, s.members, s.billable FROM change_log_head h"
        " LEFT JOIN seat_counts s ON s.account_id = $1 ORDER BY s.role"},
-      // The counts at $2: the base (before the horizon), the day sums of the days before $2's
-      // and the rows of $2's day up to it, per role, with the sequence and horizon of the same
-      // snapshot.
+      // The counts at $2: the base (before the horizon) and the day sums, per role, with the
+      // sequence and horizon of the same snapshot. From $2's day, whichever half is shorter:
+      // before noon ($3 false) the day's rows up to $2 are added to the sums of the days before
+      // it; after, the rows after $2 are taken from the sums up to and with its day.
       {kGetSeatCountAt,
        "WITH per_role AS ("
        " SELECT role, sum(members)::bigint AS members, sum(billable)::bigint AS billable FROM ("
        "  SELECT role, members, billable FROM seat_ledger_base WHERE account_id = $1"
-       "  UNION ALL SELECT role, sum(members), sum(billable) FROM seat_ledger_days"
-       "   WHERE account_id = $1 AND day < " MM_DAY_OF("$2") " GROUP BY role"
-       "  UNION ALL SELECT role, sum(members), sum(billable) FROM seat_ledger"
-       "   WHERE account_id = $1 AND at >= " MM_DAY_OF("$2") " AND at <= $2::timestamptz GROUP BY role) r"
+       "  UNION ALL SELECT role, sum(members), sum(billable) FROM seat_ledger_days WHERE account_id = $1"
+       "   AND day < " MM_DAY_OF("$2") " + CASE WHEN $3 THEN interval '1 day' ELSE interval '0' END GROUP BY role"
+       "  UNION ALL SELECT role, sum(members), sum(billable) FROM seat_ledger WHERE NOT $3 AND account_id = $1"
+       "   AND at >= " MM_DAY_OF("$2") " AND at <= $2::timestamptz GROUP BY role"
+       "  UNION ALL SELECT role, -sum(members), -sum(billable) FROM seat_ledger WHERE $3 AND account_id = $1"
+       "   AND at > $2::timestamptz AND at < " MM_DAY_OF("$2") " + interval '1 day' GROUP BY role) r"
        " GROUP BY role HAVING sum(members) <> 0 OR sum(billable) <> 0)"
        " SELECT h.last_sequence, " MM_SEAT_HORIZON ", p.role, p.members, p.billable"
        " FROM change_log_head h LEFT JOIN per_role p ON true ORDER BY p.role"},
@@ -329,7 +333,8 @@ absl::StatusOr<SeatCountView> PgReadStore::GetSeatCountAt(const std::string& acc
   view.account_id = account_id;
   std::optional<long long> horizon;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    pqxx::result rows = txn.exec_prepared(kGetSeatCountAt, account_id, FormatRfc3339(as_of));
+    const bool afternoon = as_of - domain::DayOf(as_of) >= std::chrono::hours(12);
+    pqxx::result rows = txn.exec_prepared(kGetSeatCountAt, account_id, FormatRfc3339(as_of), afternoon);
     horizon = HorizonOf(rows);
     for (const auto& r : rows) AddSeatRow(r, 2, view);
   });

@@ -35,6 +35,19 @@ Summary Summarize(std::vector<double>& ms);
 // Milliseconds since `start`.
 double MillisSince(Steady::time_point start);
 
+// Calls fn(i) for i in [0, calls), one after another; the latency of each in milliseconds.
+template <typename Fn>
+std::vector<double> TimeCalls(int calls, Fn fn) {
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(calls));
+  for (int i = 0; i < calls; ++i) {
+    const auto start = Steady::now();
+    fn(i);
+    ms.push_back(MillisSince(start));
+  }
+  return ms;
+}
+
 // Writes the distribution of `ms` (sorted or not) for the plot named `plot`; `series` is the
 // legend entry (spaces allowed). A no-op when MM_BENCH_DATA_DIR is unset.
 void WriteDistribution(std::string_view plot, std::string_view series, std::vector<double> ms);

@@ -23,24 +23,6 @@
 #include "store/pg_event_store.h"
 #include "test_database.h"
 
-namespace mm {
-namespace {
-
-template <typename Fn>
-std::vector<double> Time(int calls, Fn fn) {
-  std::vector<double> ms;
-  ms.reserve(static_cast<size_t>(calls));
-  for (int i = 0; i < calls; ++i) {
-    auto start = bench::Steady::now();
-    fn();
-    ms.push_back(bench::MillisSince(start));
-  }
-  return ms;
-}
-
-}  // namespace
-}  // namespace mm
-
 int main(int argc, char** argv) {
   using namespace mm;
   const int members = argc > 1 ? std::stoi(argv[1]) : 100000;
@@ -80,7 +62,7 @@ int main(int argc, char** argv) {
       grpc::CreateChannel(service->grpc_target(), grpc::InsecureChannelCredentials()));
 
   int64_t total = 0;
-  auto rpc = [&] {
+  auto rpc = [&](int) {
     grpc::ClientContext ctx;
     ctx.AddMetadata("authorization", "Bearer bench");
     membership::v1::GetSeatCountRequest req;
@@ -89,19 +71,19 @@ int main(int argc, char** argv) {
     if (!stub->GetSeatCount(&ctx, req, &out).ok()) std::abort();
     total = out.total();
   };
-  Time(200, rpc);  // warm-up: connections, prepared statements, caches
-  auto seat_ms = Time(calls, rpc);
+  bench::TimeCalls(200, rpc);  // warm-up: connections, prepared statements, caches
+  auto seat_ms = bench::TimeCalls(calls, rpc);
   bench::Summary seat = bench::Summarize(seat_ms);
   bench::WriteDistribution("seat_count", "GetSeatCount over gRPC", seat_ms);
 
   pqxx::connection conn(db->url());
   conn.prepare("naive", "SELECT role, count(*) FROM memberships WHERE account_id = $1 AND present GROUP BY role");
-  auto naive = [&] {
+  auto naive = [&](int) {
     pqxx::nontransaction txn(conn);
     txn.exec_prepared("naive", std::string("acc_big"));
   };
-  Time(20, naive);
-  auto scan_ms = Time(std::max(50, calls / 20), naive);
+  bench::TimeCalls(20, naive);
+  auto scan_ms = bench::TimeCalls(std::max(50, calls / 20), naive);
   bench::Summary scan = bench::Summarize(scan_ms);
   bench::WriteDistribution("seat_count", "COUNT(*) scan, direct SQL", scan_ms);
 
