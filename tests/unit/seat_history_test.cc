@@ -55,7 +55,8 @@ std::vector<SeatChange> Rows(const Ledger& ledger) {
 // store does (SeatLedgerPlan): the facts it needs are looked up among those stored before the
 // batch. Returns how many pairs took the recompute.
 int ApplyBatch(const std::vector<const ProviderEvent*>& batch, StateSet& state, std::vector<SeatFact>& all_facts,
-               Ledger& ledger, std::optional<TimePoint> horizon = std::nullopt, SeatTable* base = nullptr) {
+               Ledger& ledger, std::optional<TimePoint> horizon = std::nullopt, SeatTable* base = nullptr,
+               SeatDayTable* days = nullptr) {
   const StateSet before = state;
   std::vector<SeatFact> facts;
   TouchedKeys changed;
@@ -79,8 +80,27 @@ int ApplyBatch(const std::vector<const ProviderEvent*>& batch, StateSet& state, 
   } else {
     EXPECT_THAT(writes.base, IsEmpty());
   }
+  if (days) {
+    for (const auto& [key, delta] : writes.days) {
+      (*days)[key].members += delta.members;
+      (*days)[key].billable += delta.billable;
+    }
+    std::erase_if(*days, [](const auto& entry) { return entry.second == SeatTally{}; });
+  }
   all_facts.insert(all_facts.end(), plan.facts().begin(), plan.facts().end());
   return static_cast<int>(plan.recompute().size());
+}
+
+// The rows summed by (account, UTC day, role), as seat_ledger_days must hold them.
+SeatDayTable DaySums(const std::vector<SeatChange>& rows) {
+  SeatDayTable out;
+  for (const SeatChange& c : rows) {
+    SeatTally& t = out[{c.account_id, DayOf(c.at), c.role}];
+    t.members += c.members;
+    t.billable += c.billable;
+  }
+  std::erase_if(out, [](const auto& entry) { return entry.second == SeatTally{}; });
+  return out;
 }
 
 // The seats of every account at `t`: the history's facts up to t applied, then recounted.
@@ -135,15 +155,18 @@ TEST(SeatHistoryPropertyTest, ShuffledDeliveriesGiveTheInOrderCountsAtEveryInsta
     std::vector<SeatFact> facts, facts_h;
     Ledger ledger, ledger_h;
     SeatTable base;
+    SeatDayTable days, days_h;
     for (size_t i = 0; i < order.size();) {
       const size_t n = std::min<size_t>(order.size() - i, 1 + gen.rng()() % 4);
       std::vector<const ProviderEvent*> batch;
       for (size_t j = i; j < i + n; ++j) batch.push_back(&events[order[j]]);
-      recomputed += ApplyBatch(batch, state, facts, ledger);
-      ApplyBatch(batch, state_h, facts_h, ledger_h, At(2), &base);
+      recomputed += ApplyBatch(batch, state, facts, ledger, std::nullopt, nullptr, &days);
+      ApplyBatch(batch, state_h, facts_h, ledger_h, At(2), &base, &days_h);
       i += n;
     }
     const std::vector<SeatChange> rows = Rows(ledger);
+    EXPECT_EQ(days, DaySums(rows)) << "the day sums follow the rows kept";
+    EXPECT_EQ(days_h, DaySums(Rows(ledger_h))) << "and, with a horizon, only those";
     for (int s = 2; s <= 6; ++s) EXPECT_EQ(SumAt(Rows(ledger_h), At(s), base), RecountAt(events, At(s))) << "at " << s;
     std::vector<SeatChange> from_horizon = rows;
     std::erase_if(from_horizon, [](const SeatChange& c) { return c.at < At(2); });
