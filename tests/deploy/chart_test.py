@@ -42,6 +42,7 @@ CONTRACT_ENV = {
     "MM_INSECURE_NO_AUTH", "MM_UNKNOWN_USERS", "MM_HUUDIS_TOLERANCE", "MM_MAX_BODY_BYTES",
     "MM_LOG_LEVEL", "MM_MAX_CLOCK_SKEW_SECONDS", "MM_FUSIONAUTH_MEMBERSHIPS",
     "MM_FUSIONAUTH_ALLOW_UNSIGNED", "MM_FUSIONAUTH_BASIC_AUTH_FILE",
+    "MM_SEAT_LEDGER_RETENTION_DAYS",  # DESIGN §4a
 }
 # Unsigned FusionAuth webhooks: the setting and the Basic credentials it needs.
 FUSIONAUTH_UNSIGNED_ON = ("config.fusionauthAllowUnsigned=true",
@@ -95,7 +96,7 @@ DEFAULT_ENV = {
     "MM_HTTP_LISTEN": "0.0.0.0:8080", "MM_GRPC_LISTEN": "0.0.0.0:50051",
     "MM_UNKNOWN_USERS": "active", "MM_HUUDIS_TOLERANCE": "300",
     "MM_MAX_BODY_BYTES": "1048576", "MM_LOG_LEVEL": "info", "MM_MAX_CLOCK_SKEW_SECONDS": "300",
-    "MM_FUSIONAUTH_MEMBERSHIPS": "registrations,groups",
+    "MM_FUSIONAUTH_MEMBERSHIPS": "registrations,groups", "MM_SEAT_LEDGER_RETENTION_DAYS": "400",
 }
 # Metrics the server exports (issue 5) and the dashboard must chart.
 METRICS = [
