@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ template <typename Rep, typename Period>
 void Put(std::string& out, const char* name, std::chrono::duration<Rep, Period> v) {
   Put(out, name, std::to_string(v.count()));
 }
+template <typename Rep, typename Period>
+void Put(std::string& out, const char* name, const std::optional<std::chrono::duration<Rep, Period>>& v) {
+  Put(out, name, v ? std::to_string(v->count()) : std::string("none"));
+}
 void Put(std::string& out, const char* name, const std::vector<std::string>& v) {
   std::string all;
   for (const std::string& item : v) all += "[" + item + "]";
@@ -42,7 +47,7 @@ void Put(std::string& out, const char* name, const mm::config::TlsFiles& v) {
 // Every field of Settings, as text, for comparing two of them (Settings has no operator==).
 std::string SettingsText(const Settings& s) {
   // A field added to Settings must be added here too (this size is x86-64 libstdc++'s).
-  static_assert(sizeof(Settings) == 1016, "Settings changed: update SettingsText in tests/fuzz/settings_fuzz.cc");
+  static_assert(sizeof(Settings) == 1032, "Settings changed: update SettingsText in tests/fuzz/settings_fuzz.cc");
   std::string out;
   Put(out, "database_url", s.database_url);
   Put(out, "http_listen", s.http_listen);
@@ -71,6 +76,7 @@ std::string SettingsText(const Settings& s) {
   Put(out, "max_sequence_waiters", s.max_sequence_waiters);
   Put(out, "max_watch_streams", s.max_watch_streams);
   Put(out, "changelog_retention", s.changelog_retention);
+  Put(out, "seat_ledger_retention", s.seat_ledger_retention);
   Put(out, "prune_interval", s.prune_interval);
   Put(out, "grpc_tls", s.grpc_tls);
   Put(out, "http_tls", s.http_tls);
