@@ -173,16 +173,15 @@ bool BeforeHorizon(const SeatChange& c, const std::optional<TimePoint>& horizon)
   return horizon && c.at < *horizon;
 }
 
-void AddToBase(const SeatChange& c, int sign, SeatTable& base) {
-  SeatTally& t = base[{c.account_id, c.role}];
+void AddTo(SeatTally& t, const SeatChange& c, int sign) {
   t.members += sign * c.members;
   t.billable += sign * c.billable;
 }
 
+void AddToBase(const SeatChange& c, int sign, SeatTable& base) { AddTo(base[{c.account_id, c.role}], c, sign); }
+
 void AddToDays(const SeatChange& c, int sign, SeatDayTable& days) {
-  SeatTally& t = days[{c.account_id, DayOf(c.at), c.role}];
-  t.members += sign * c.members;
-  t.billable += sign * c.billable;
+  AddTo(days[{c.account_id, DayOf(c.at), c.role}], c, sign);
 }
 
 }  // namespace

@@ -19,6 +19,8 @@
 // SQL for a timestamptz column as exact integer microseconds since the epoch: independent of
 // the session's TimeZone and DateStyle (which we must not rely on) and cheap to convert.
 #define MM_SQL_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+// Midnight UTC of a time's day (seat_ledger_days.day; domain::DayOf in C++).
+#define MM_DAY_OF(time) "date_trunc('day', " time "::timestamptz, 'UTC')"
 
 namespace mm::store {
 

@@ -38,7 +38,7 @@ constexpr char kWriteReplays[] = "write_replays";
 // touch disjoint rows.
 std::vector<PgConnection::Statement> Statements() {
   return {
-      {kLockHead, "SELECT last_sequence FROM change_log_head WHERE singleton FOR UPDATE"},
+      {kLockHead, kLockChangeLogHeadSql},
       // Row kinds: 'e' an already stored (provider, event id); 'u', 'a', 'm' the records the
       // batch's events name; 'p' every membership of a user named by a state event (the only
       // users whose billability can flip, so the seat counts of all their workspaces move, and

@@ -54,6 +54,11 @@ class PgEventStore final : public EventStore {
   const Options options_;
 };
 
+// The row lock every batch takes first (it serializes writers). Anything that must not
+// interleave with a batch's writes takes it too (PgPruner's seat-ledger folds).
+inline constexpr const char* kLockChangeLogHeadSql =
+    "SELECT last_sequence FROM change_log_head WHERE singleton FOR UPDATE";
+
 // Channel the writer NOTIFYs after each commit that appended changes.
 inline constexpr const char* kChangesChannel = "mm_changes";
 

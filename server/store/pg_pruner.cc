@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "store/pg_connection.h"
+#include "store/pg_event_store.h"
 
 namespace mm::store {
 namespace {
@@ -19,9 +20,9 @@ std::vector<PgConnection::Statement> Statements() {
       {kPruneChangeLog,
        "DELETE FROM change_log WHERE sequence <= (SELECT max(sequence) FROM change_log"
        " WHERE committed_at < now() - make_interval(secs => $1))"},
-      // The lock every batch takes first (store/pg_event_store.cc): the fold and the writes of
-      // the seat ledger never interleave.
-      {kLockHead, "SELECT last_sequence FROM change_log_head WHERE singleton FOR UPDATE"},
+      // The lock every batch takes first: the fold and the writes of the seat ledger never
+      // interleave.
+      {kLockHead, kLockChangeLogHeadSql},
       // One chunk: the new horizon is the cut-off $1, or sooner the time of the ($2 + 1)-th
       // oldest row before it (at least one instant past the oldest row, so that a chunk always
       // folds something); never earlier than the horizon already is. Rows before it go into
@@ -34,7 +35,7 @@ std::vector<PgConnection::Statement> Statements() {
        " folded AS (DELETE FROM seat_ledger WHERE at < (SELECT t FROM target)"
        "  RETURNING account_id, at, role, members, billable),"
        " days AS (INSERT INTO seat_ledger_days (account_id, day, role, members, billable)"
-       "  SELECT account_id, date_trunc('day', at, 'UTC'), role, -sum(members), -sum(billable) FROM folded"
+       "  SELECT account_id, " MM_DAY_OF("at") ", role, -sum(members), -sum(billable) FROM folded"
        "  GROUP BY 1, 2, 3"
        "  ON CONFLICT (account_id, day, role) DO UPDATE SET members = seat_ledger_days.members + excluded.members,"
        "  billable = seat_ledger_days.billable + excluded.billable),"
@@ -49,7 +50,7 @@ std::vector<PgConnection::Statement> Statements() {
       // The day sums of the days before the horizon's, emptied by the folds.
       {kDropFoldedDays,
        "DELETE FROM seat_ledger_days WHERE members = 0 AND billable = 0"
-       " AND day < (SELECT date_trunc('day', oldest, 'UTC') FROM seat_ledger_horizon)"},
+       " AND day < (SELECT " MM_DAY_OF("oldest") " FROM seat_ledger_horizon)"},
       // Facts before the horizon superseded by a strictly newer fact of the same key, also
       // before it: the state at the horizon, and so every count at or after it, does not
       // depend on them (docs/design.md §4b, Retention).

@@ -39,9 +39,6 @@ constexpr char kListUserEvents[] = "list_user_events";
   "(SELECT CASE WHEN oldest = '-infinity' THEN NULL ELSE " MM_SQL_MICROS("oldest") \
   " END FROM seat_ledger_horizon)"
 
-// Midnight UTC of a time parameter's day (seat_ledger_days.day).
-#define MM_DAY_OF(param) "date_trunc('day', " param "::timestamptz, 'UTC')"
-
 // Membership rows with what callers want beside them: the account's name and the user's
 // email and name, as the mirror knows them now.
 #define MM_MEMBERSHIP_SELECT                                                             \
