@@ -164,6 +164,24 @@ const std::vector<Spec>& Specs() {
       {"database-url", "MM_DATABASE_URL", "(required)",
        "libpq connection string or URI of the PostgreSQL database",
        [](const std::string& v, Settings& s) { s.database_url = v; return absl::OkStatus(); }},
+      {"database-pool-mode", "MM_DATABASE_POOL_MODE", "session",
+       "how MM_DATABASE_URL reaches PostgreSQL: session (directly, or a pooler's session mode) | "
+       "transaction (PgBouncer pool_mode=transaction: statements are sent unnamed, not prepared; "
+       "statement_timeout is not SET per session, so set it on the role; LISTEN and the pull-source "
+       "lock use MM_DATABASE_LISTEN_URL)",
+       [](const std::string& v, Settings& s) -> absl::Status {
+         if (v != "session" && v != "transaction") {
+           return absl::InvalidArgumentError("must be 'session' or 'transaction'");
+         }
+         s.database_transaction_pooling = v == "transaction";
+         return absl::OkStatus();
+       }},
+      {"database-listen-url", "MM_DATABASE_LISTEN_URL", "(MM_DATABASE_URL)",
+       "connection with a session of its own, for LISTEN (the change follower) and the pull-source "
+       "leader lock: a direct one when MM_DATABASE_URL goes through a transaction pooler. Without it, "
+       "under MM_DATABASE_POOL_MODE=transaction the follower polls every MM_POLL_INTERVAL_MS and pull "
+       "sources cannot run",
+       [](const std::string& v, Settings& s) { s.database_listen_url = v; return absl::OkStatus(); }},
       {"http-listen", "MM_HTTP_LISTEN", "0.0.0.0:8080", "webhook/operator/health HTTP address",
        Listen(&Settings::http_listen)},
       {"grpc-listen", "MM_GRPC_LISTEN", "0.0.0.0:50051", "gRPC API address",
@@ -575,6 +593,12 @@ std::string SettingsHelp() {
 absl::Status ValidateForServe(const Settings& s) {
   if (s.database_url.empty()) {
     return absl::InvalidArgumentError("MM_DATABASE_URL (--database-url) is required");
+  }
+  if (s.database_transaction_pooling && s.database_listen_url.empty() &&
+      (!s.huudis_api_url.empty() || !s.monocloud_api_url.empty() || !s.fusionauth_api_url.empty())) {
+    return absl::InvalidArgumentError(
+        "MM_DATABASE_POOL_MODE=transaction with a pull source needs MM_DATABASE_LISTEN_URL: the source's "
+        "leader lock is a session advisory lock, which a transaction pooler cannot hold");
   }
   if (s.callers_file.empty() && !s.insecure_no_auth) {
     return absl::InvalidArgumentError(

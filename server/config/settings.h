@@ -35,12 +35,16 @@ struct TlsPem {
 
 struct Settings {
   std::string database_url;
+  // A connection with a session of its own (LISTEN, the pull-source leader lock); empty = the
+  // database URL. Needed when that one goes through a transaction pooler.
+  std::string database_listen_url;
   std::string http_listen = "0.0.0.0:8080";
   std::string grpc_listen = "0.0.0.0:50051";
   std::vector<std::string> huudis_secrets;
   std::string callers_file;
   bool insecure_no_auth = false;
   bool unknown_users_active = true;
+  bool database_transaction_pooling = false;  // MM_DATABASE_POOL_MODE=transaction
   std::chrono::seconds huudis_tolerance{300};
   std::chrono::seconds max_clock_skew{300};
   size_t max_body_bytes = 1048576;

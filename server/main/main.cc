@@ -197,6 +197,14 @@ int Serve(const std::vector<std::string>& args) {
   db_timeouts.connect = settings.db_connect_timeout;
   db_timeouts.statement = settings.db_statement_timeout;
   store::SetDatabaseTimeouts(db_timeouts);  // before any connection is made
+  if (settings.database_transaction_pooling) {
+    store::SetTransactionPooledUrls({settings.database_url});
+    log::Info("MM_DATABASE_URL is transaction-pooled: statements are sent unnamed, statement_timeout is the role's",
+              {{"change_follower", settings.database_listen_url.empty() ? "polls" : "LISTENs on MM_DATABASE_LISTEN_URL"}});
+  }
+  // What needs a session of its own: LISTEN and the pull sources' leader locks.
+  const std::string& session_url =
+      settings.database_listen_url.empty() ? settings.database_url : settings.database_listen_url;
 
   metrics::Metrics metrics;
   adapters::HuudisAdapter huudis({.secrets = settings.huudis_secrets,
@@ -225,13 +233,15 @@ int Serve(const std::vector<std::string>& args) {
   }
 
   store::PgEventStore event_store(settings.database_url);
+  store::PgChangeFeed feed(session_url);
   ingest::EventWriter writer(
       event_store,
       {.max_batch = settings.writer_max_batch,
        .max_queue = settings.writer_max_queue,
        .max_clock_skew = settings.max_clock_skew},
-      {.batch = [&metrics](size_t n, std::chrono::microseconds t, bool ok) {
+      {.batch = [&metrics, &feed](size_t n, std::chrono::microseconds t, bool ok) {
          metrics.BatchCommitted(n, static_cast<double>(t.count()) / 1e6, ok);
+         if (ok) feed.Nudge();
        },
        .clamped = [&metrics](domain::Provider provider, int n) {
          metrics.FactTimesClamped(domain::ProviderName(provider), n);
@@ -240,7 +250,6 @@ int Serve(const std::vector<std::string>& args) {
   cache::UserStateCache cache(settings.unknown_users_active ? cache::UnknownUsers::kActive
                                                             : cache::UnknownUsers::kInactive);
   cache::SequenceWaiters waiters(settings.max_sequence_waiters);
-  store::PgChangeFeed feed(settings.database_url);
   cache::ChangeFollower follower(feed, cache, waiters, {.poll_interval = settings.poll_interval},
                                  &change_hub,
                                  {.reloaded = [&metrics](std::string_view why) { metrics.CacheReloaded(why); },
@@ -372,7 +381,7 @@ int Serve(const std::vector<std::string>& args) {
     http_options.user_agent = "membership-mirror/" MM_VERSION;
     runners.push_back(std::make_unique<sources::SourceRunner>(
         *c.source, std::make_unique<store::PgSourceStore>(settings.database_url),
-        std::make_unique<store::PgSourceLease>(settings.database_url, "source:" + c.source->name()), writer,
+        std::make_unique<store::PgSourceLease>(session_url, "source:" + c.source->name()), writer,
         source_env, metrics,
         sources::SourceRunnerOptions{.credential_file = c.credential_file,
                                      .http = http_options,

@@ -27,8 +27,7 @@ struct Applied {
   std::string checksum;
 };
 
-std::map<int, Applied> ReadApplied(pqxx::connection& conn) {
-  pqxx::nontransaction txn(conn);
+std::map<int, Applied> ReadApplied(pqxx::transaction_base& txn) {
   std::map<int, Applied> applied;
   auto exists = txn.exec1("SELECT to_regclass('schema_migrations') IS NOT NULL");
   if (!exists[0].as<bool>()) return applied;
@@ -89,36 +88,46 @@ absl::StatusOr<MigrateReport> ApplyMigrations(const std::string& database_url,
   absl::Status failure;
   absl::Status status = CatchAll([&] {
     pqxx::connection conn(WithConnectionDefaults(database_url));
-    pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) + ")");
-    pqxx::nontransaction(conn).exec(kCreateVersionTable);
-    std::map<int, Applied> applied = ReadApplied(conn);
-    failure = CheckChecksums(applied, migrations);
-    if (!failure.ok()) return;
     std::set<int> known;
     for (const Migration& m : migrations) known.insert(m.version);
-    for (const auto& [version, row] : applied) {
-      if (!known.contains(version)) report.unknown_versions.push_back(version);
-    }
-    for (const Migration& m : migrations) {
-      if (applied.contains(m.version)) continue;
+    // One transaction per migration, each under a transaction-scoped advisory lock taken
+    // first, so that replicas migrating at once apply each migration exactly once. No session
+    // state: this works through a transaction pooler (PgBouncer pool_mode=transaction) too,
+    // where a session lock could be taken on one server connection and released on another.
+    for (bool first = true;; first = false) {
+      pqxx::work txn(conn);
+      txn.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")");
+      txn.exec(kCreateVersionTable);
+      // Read after the lock: a migration another process committed meanwhile is seen here.
+      const std::map<int, Applied> applied = ReadApplied(txn);
+      failure = CheckChecksums(applied, migrations);
+      if (!failure.ok()) return;
+      if (first) {
+        for (const auto& [version, row] : applied) {
+          if (!known.contains(version)) report.unknown_versions.push_back(version);
+        }
+      }
+      const auto next = std::find_if(migrations.begin(), migrations.end(),
+                                     [&](const Migration& m) { return !applied.contains(m.version); });
+      if (next == migrations.end()) {
+        txn.commit();
+        return;
+      }
       try {
-        pqxx::work txn(conn);
-        txn.exec(m.sql);
+        txn.exec(next->sql);
         txn.exec_params(
             "INSERT INTO schema_migrations (version, file_name, checksum) VALUES ($1, $2, $3)",
-            m.version, m.file_name, m.checksum);
+            next->version, next->file_name, next->checksum);
         txn.commit();
       } catch (const pqxx::broken_connection&) {
         throw;
       } catch (const std::exception& e) {
-        failure = absl::InternalError(absl::StrCat("migration ", m.file_name, " failed: ", e.what()));
+        failure = absl::InternalError(absl::StrCat("migration ", next->file_name, " failed: ", e.what()));
         return;
       }
-      log::Info("migration applied", {{"file", m.file_name}, {"checksum", m.checksum}});
-      report.applied.push_back(m.file_name);
+      log::Info("migration applied", {{"file", next->file_name}, {"checksum", next->checksum}});
+      report.applied.push_back(next->file_name);
     }
-    // Session lock: released explicitly (and anyway when the connection closes).
-    pqxx::nontransaction(conn).exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLockKey) + ")");
   });
   if (!status.ok()) return status;
   if (!failure.ok()) return failure;
@@ -130,7 +139,8 @@ absl::Status CheckSchemaCurrent(const std::string& database_url,
   absl::Status result;
   absl::Status status = CatchAll([&] {
     pqxx::connection conn(WithConnectionDefaults(database_url));
-    std::map<int, Applied> applied = ReadApplied(conn);
+    pqxx::read_transaction txn(conn);
+    std::map<int, Applied> applied = ReadApplied(txn);
     result = CheckChecksums(applied, migrations);
     if (!result.ok()) return;
     for (const Migration& m : migrations) {

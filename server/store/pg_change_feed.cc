@@ -119,7 +119,13 @@ class PgChangeFeed::Receiver final : public pqxx::notification_receiver {
   void operator()(const std::string& /*payload*/, int /*backend_pid*/) override {}
 };
 
-PgChangeFeed::PgChangeFeed(std::string database_url) {
+PgChangeFeed::PgChangeFeed(std::string database_url) : listen_(!IsTransactionPooled(database_url)) {
+  std::function<void(pqxx::connection&)> on_connect;
+  std::function<void()> on_reset;
+  if (listen_) {
+    on_connect = [this](pqxx::connection& c) { receiver_ = std::make_unique<Receiver>(c); };
+    on_reset = [this] { receiver_.reset(); };
+  }
   conn_ = std::make_unique<PgConnection>(
       std::move(database_url),
       std::vector<PgConnection::Statement>{
@@ -128,8 +134,7 @@ PgChangeFeed::PgChangeFeed(std::string database_url) {
           {kUserCountHint, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'users'::regclass"},
           FollowChangesStatement(),
       },
-      [this](pqxx::connection& c) { receiver_ = std::make_unique<Receiver>(c); },
-      [this] { receiver_.reset(); });
+      std::move(on_connect), std::move(on_reset));
 }
 
 PgChangeFeed::~PgChangeFeed() { conn_.reset(); }
@@ -141,7 +146,7 @@ absl::StatusOr<uint64_t> PgChangeFeed::LoadUserStates(
   absl::Status status = conn_->Run([&](pqxx::connection& conn) {
     // One REPEATABLE READ snapshot: the head and every page agree with each other.
     pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only> txn(conn);
-    head = static_cast<uint64_t>(txn.exec_prepared1(kReadHead)[0].as<long long>());
+    head = static_cast<uint64_t>(Exec1(txn, kReadHead)[0].as<long long>());
     // libpqxx 6 puts the "table" into COPY ... TO STDOUT as given: a parenthesized query works.
     pqxx::stream_from copy(txn, kCopyUserStates);
     std::string line;
@@ -161,7 +166,7 @@ size_t PgChangeFeed::UserCountHint() {
   long long estimate = 0;
   absl::Status status = conn_->Run([&](pqxx::connection& conn) {
     pqxx::nontransaction txn(conn);
-    estimate = txn.exec_prepared1(kUserCountHint)[0].as<long long>();
+    estimate = Exec1(txn, kUserCountHint)[0].as<long long>();
   });
   return status.ok() && estimate > 0 ? static_cast<size_t>(estimate) : 0;
 }
@@ -179,7 +184,21 @@ absl::StatusOr<ChangeRead> PgChangeFeed::ReadChanges(uint64_t after, int limit) 
   return rows;
 }
 
+void PgChangeFeed::Nudge() {
+  if (listen_) return;  // the NOTIFY of the commit wakes the LISTEN
+  absl::MutexLock lock(&nudge_mu_);
+  nudged_ = true;
+}
+
 absl::Status PgChangeFeed::WaitForNotification(std::chrono::milliseconds timeout) {
+  if (!listen_) {
+    // LISTEN does not pass a transaction pooler: the follower polls every `timeout`, or at
+    // once after a local commit (Nudge).
+    absl::MutexLock lock(&nudge_mu_);
+    nudge_mu_.AwaitWithTimeout(absl::Condition(&nudged_), absl::FromChrono(timeout));
+    nudged_ = false;
+    return absl::OkStatus();
+  }
   return conn_->Run([&](pqxx::connection& c) {
     // Notifications that arrived while we were reading are already queued: take them first.
     if (c.get_notifs() > 0) return;

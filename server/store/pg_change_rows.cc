@@ -29,7 +29,7 @@ PgConnection::Statement ReadChangesStatement() {
 
 std::vector<ChangeRow> ReadChangeRows(pqxx::transaction_base& txn, uint64_t after, int limit) {
   std::vector<ChangeRow> rows;
-  for (const auto& r : txn.exec_prepared(kReadChanges, static_cast<long long>(after), limit)) {
+  for (const auto& r : Exec(txn, kReadChanges, static_cast<long long>(after), limit)) {
     rows.push_back(RowFrom(r));
   }
   return rows;
@@ -49,7 +49,7 @@ PgConnection::Statement FollowChangesStatement() {
 
 ChangeRead FollowChanges(pqxx::transaction_base& txn, uint64_t after, int limit) {
   ChangeRead read;
-  for (const auto& r : txn.exec_prepared(kFollowChanges, static_cast<long long>(after), limit)) {
+  for (const auto& r : Exec(txn, kFollowChanges, static_cast<long long>(after), limit)) {
     if (r[0].as<long long>() == -1) {
       read.head = static_cast<uint64_t>(r[1].as<long long>());
       if (!r[2].is_null()) read.after_committed_at = FromUnixMicros(r[2].as<long long>());

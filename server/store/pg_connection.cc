@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -20,6 +21,27 @@ DatabaseTimeouts& Timeouts() {
   static DatabaseTimeouts timeouts;
   return timeouts;
 }
+
+std::vector<std::string>& TransactionPooledUrls() {
+  static std::vector<std::string> urls;
+  return urls;
+}
+
+// The PgConnection whose Run is on this thread (for Exec), or nullptr.
+thread_local const PgConnection* current_connection = nullptr;
+
+class CurrentConnection {
+ public:
+  explicit CurrentConnection(const PgConnection* conn) : previous_(current_connection) {
+    current_connection = conn;
+  }
+  ~CurrentConnection() { current_connection = previous_; }
+  CurrentConnection(const CurrentConnection&) = delete;
+  CurrentConnection& operator=(const CurrentConnection&) = delete;
+
+ private:
+  const PgConnection* previous_;
+};
 
 // Shuts down the sockets of round trips that outlived their deadline (see DatabaseTimeouts).
 // One thread for the process, started on first use and never stopped (it outlives every
@@ -152,6 +174,23 @@ absl::Status StatusFromException(const std::exception& e) {
 }
 
 void SetDatabaseTimeouts(const DatabaseTimeouts& timeouts) { Timeouts() = timeouts; }
+
+void SetTransactionPooledUrls(std::vector<std::string> urls) { TransactionPooledUrls() = std::move(urls); }
+bool IsTransactionPooled(const std::string& url) {
+  const auto& urls = TransactionPooledUrls();
+  return std::find(urls.begin(), urls.end(), url) != urls.end();
+}
+
+namespace internal {
+const std::string* UnnamedSql(const char* name) {
+  const PgConnection* conn = current_connection;
+  if (conn == nullptr || !conn->transaction_pooled_) return nullptr;
+  for (const PgConnection::Statement& s : conn->statements_) {
+    if (s.name == name) return &s.sql;
+  }
+  throw std::logic_error(std::string("statement not given to its connection: ") + name);
+}
+}  // namespace internal
 const DatabaseTimeouts& CurrentDatabaseTimeouts() { return Timeouts(); }
 
 std::string WithConnectionDefaults(const std::string& url) {
@@ -190,7 +229,8 @@ absl::Status CatchAll(const std::function<void()>& fn) {
 PgConnection::PgConnection(std::string url, std::vector<Statement> statements,
                            std::function<void(pqxx::connection&)> on_connect,
                            std::function<void()> on_reset)
-    : url_(WithConnectionDefaults(url)),
+    : transaction_pooled_(IsTransactionPooled(url)),
+      url_(WithConnectionDefaults(url)),
       statements_(std::move(statements)),
       on_connect_(std::move(on_connect)),
       on_reset_(std::move(on_reset)) {}
@@ -210,13 +250,15 @@ pqxx::connection& PgConnection::Get() {
 #pragma GCC diagnostic pop
     {
       const Watched watched(conn->sock(), std::chrono::milliseconds(0));
-      {
+      // Through a transaction pooler the next transaction may run on another server session:
+      // neither a SET nor a prepared statement would follow it (see SetTransactionPooledUrls).
+      if (!transaction_pooled_) {
         // A slow statement is the server's to end; a silent server the watchdog's.
         pqxx::nontransaction txn(*conn);
         txn.exec("SET statement_timeout = " + std::to_string(Timeouts().statement.count()));
       }
       // prepare() is lazy; prepare_now() sends it, so bad SQL fails here, at start-up.
-      for (const Statement& s : statements_) {
+      for (const Statement& s : transaction_pooled_ ? std::vector<Statement>{} : statements_) {
         conn->prepare(s.name, s.sql);
         conn->prepare_now(s.name);
       }
@@ -240,6 +282,7 @@ absl::Status PgConnection::Run(const std::function<void(pqxx::connection&)>& fn,
   absl::Status status = CatchAll([&] {
     pqxx::connection& conn = Get();
     const Watched watched(conn.sock(), expected_wait);
+    const CurrentConnection current(this);
     fn(conn);
   });
   if (absl::IsUnavailable(status)) Reset();

@@ -58,9 +58,45 @@ struct DatabaseTimeouts {
 void SetDatabaseTimeouts(const DatabaseTimeouts& timeouts);
 const DatabaseTimeouts& CurrentDatabaseTimeouts();
 
+// Whether connections to `url` (as configured) go through a transaction pooler
+// (MM_DATABASE_POOL_MODE=transaction: PgBouncer's pool_mode=transaction). Set once at start,
+// like the timeouts. Between transactions such a connection's server session is not ours, so
+// on it no session state is relied on: statements are sent unnamed (Exec below) instead of
+// prepared, statement_timeout is not SET (it is the role's or the pooler's), and the change
+// feed polls instead of LISTENing; what needs a session (LISTEN, the pull-source leader lock)
+// uses MM_DATABASE_LISTEN_URL.
+void SetTransactionPooledUrls(std::vector<std::string> urls);
+bool IsTransactionPooled(const std::string& url);
+
 // `url` (a libpq URI or key=value string) with the connect timeout and keepalive parameters of
 // CurrentDatabaseTimeouts() added, except those the URL already sets.
 std::string WithConnectionDefaults(const std::string& url);
+
+class PgConnection;
+namespace internal {
+// The SQL of statement `name` when the connection running on this thread (PgConnection::Run)
+// is transaction-pooled; nullptr when the statement is to be run prepared.
+const std::string* UnnamedSql(const char* name);
+}  // namespace internal
+
+// Runs statement `name` (one given to the PgConnection whose Run is on this thread) in `txn`
+// with `args`: prepared, or as an unnamed statement on a transaction-pooled connection (its
+// parse, bind and execute go in one round trip, within the transaction). Use these instead of
+// exec_prepared.
+template <typename... Args>
+pqxx::result Exec(pqxx::transaction_base& txn, const char* name, Args&&... args) {
+  if (const std::string* sql = internal::UnnamedSql(name)) return txn.exec_params(*sql, std::forward<Args>(args)...);
+  return txn.exec_prepared(name, std::forward<Args>(args)...);
+}
+// Exec for a statement that returns exactly one row (else pqxx::unexpected_rows).
+template <typename... Args>
+pqxx::row Exec1(pqxx::transaction_base& txn, const char* name, Args&&... args) {
+  pqxx::result r = Exec(txn, name, std::forward<Args>(args)...);
+  if (r.size() != 1) {
+    throw pqxx::unexpected_rows(std::string("expected 1 row from ") + name + ", got " + std::to_string(r.size()));
+  }
+  return r[0];
+}
 
 class PgConnection {
  public:
@@ -88,8 +124,13 @@ class PgConnection {
   // Forgets the connection (after an error); the next Get() reconnects.
   void Reset();
   bool IsOpen() const { return conn_ != nullptr; }
+  // Whether this connection's URL is transaction-pooled (SetTransactionPooledUrls).
+  bool transaction_pooled() const { return transaction_pooled_; }
 
  private:
+  friend const std::string* internal::UnnamedSql(const char* name);
+
+  bool transaction_pooled_;
   std::string url_;
   std::vector<Statement> statements_;
   std::function<void(pqxx::connection&)> on_connect_;

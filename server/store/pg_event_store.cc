@@ -257,7 +257,7 @@ LoadedState LoadBatchState(pqxx::work& txn, std::span<const ProviderEvent* const
   for (const std::string& a : keys.member_lists) listed_accounts.Add(std::string_view(a));
 
   LoadedState loaded;
-  for (const auto& row : txn.exec_prepared(kLoadBatchState, providers.Finish(), ids.Finish(),
+  for (const auto& row : Exec(txn, kLoadBatchState, providers.Finish(), ids.Finish(),
                                            users.Finish(), accounts.Finish(), member_accounts.Finish(),
                                            member_users.Finish(), state_users.Finish(),
                                            listed_accounts.Finish())) {
@@ -362,7 +362,7 @@ std::vector<domain::SeatFact> LoadSeatFacts(pqxx::work& txn, const domain::SeatL
   for (const std::string& u : plan.RecomputeUsers()) users.Add(std::string_view(u));
   for (const std::string& a : plan.RecomputeAccounts()) accounts.Add(std::string_view(a));
   std::vector<domain::SeatFact> out;
-  for (const auto& row : txn.exec_prepared(kLoadSeatFacts, pair_accounts.Finish(), pair_users.Finish(),
+  for (const auto& row : Exec(txn, kLoadSeatFacts, pair_accounts.Finish(), pair_users.Finish(),
                                            users.Finish(), accounts.Finish())) {
     domain::SeatFact f;
     f.kind = static_cast<domain::SeatFactKind>(row[0].c_str()[0]);
@@ -433,7 +433,7 @@ std::set<EventKey> LoadReplayable(pqxx::work& txn, std::span<const ProviderEvent
   }
   std::set<EventKey> out;
   if (replays == 0) return out;
-  for (const auto& row : txn.exec_prepared(kLoadReplayable, providers.Finish(), ids.Finish())) {
+  for (const auto& row : Exec(txn, kLoadReplayable, providers.Finish(), ids.Finish())) {
     out.emplace(row[0].as<std::string>(), row[1].as<std::string>());
   }
   return out;
@@ -517,7 +517,7 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const Pro
   std::vector<ApplyResult> results(batch.size());
   absl::Status status = conn_->Run([&](pqxx::connection& conn) {
     pqxx::work txn(conn);
-    const auto head = static_cast<uint64_t>(txn.exec_prepared1(kLockHead)[0].as<long long>());
+    const auto head = static_cast<uint64_t>(Exec1(txn, kLockHead)[0].as<long long>());
     LoadedState loaded = LoadBatchState(txn, batch);
     std::set<EventKey> replayable = LoadReplayable(txn, batch);
 
@@ -590,7 +590,7 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const Pro
     // Only new events change anything: a batch of duplicates writes nothing. (Replays write
     // their state here too; their own rows are updated below.)
     if (new_events + replays > 0) {
-      txn.exec_prepared(kWriteBatch, w.seat_accounts.Finish(), w.seat_roles.Finish(), w.seat_members.Finish(),
+      Exec(txn, kWriteBatch, w.seat_accounts.Finish(), w.seat_roles.Finish(), w.seat_members.Finish(),
                         w.seat_billable.Finish(), w.user_ids.Finish(), w.user_states.Finish(),
                         w.user_changed_at.Finish(), w.user_reasons.Finish(), w.user_sva.Finish(),
                         w.user_records.Finish(), w.user_seqs.Finish(), w.account_ids.Finish(),
@@ -614,14 +614,14 @@ absl::StatusOr<std::vector<ApplyResult>> PgEventStore::Apply(std::span<const Pro
                         w.day_roles.Finish(), w.day_members.Finish(), w.day_billable.Finish());
     }
     if (replays > 0) {
-      txn.exec_prepared(kWriteReplays, r.providers.Finish(), r.ids.Finish(), r.outcomes.Finish(), r.reasons.Finish(),
+      Exec(txn, kWriteReplays, r.providers.Finish(), r.ids.Finish(), r.outcomes.Finish(), r.reasons.Finish(),
                         static_cast<long long>(last), r.named_users.Finish(), r.named_fact_times.Finish(),
                         r.named_providers.Finish(), r.named_ids.Finish());
     }
     for (const SourceCheckpoint* c : checkpoints) {
       long long yielded = 0;
       for (size_t i = c->page_begin; i < c->page_end && i < batch.size(); ++i) yielded += is_new[i] ? 1 : 0;
-      txn.exec_prepared(kWriteCheckpoint, c->source, c->scope, c->position_json, TimeText(c->watermark), yielded,
+      Exec(txn, kWriteCheckpoint, c->source, c->scope, c->position_json, TimeText(c->watermark), yielded,
                         ToPgArray(c->items_added), ToPgArray(c->items_removed));
     }
     if (commit) txn.commit();  // otherwise rolled back: a dry run

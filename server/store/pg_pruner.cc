@@ -93,8 +93,8 @@ absl::Status PgPruner::PruneSeatLedger(PruneCounts& counts) {
   while (!reached && !Stopping()) {
     absl::Status status = conn_->Run([&](pqxx::connection& conn) {
       pqxx::work txn(conn);
-      txn.exec_prepared(kLockHead);
-      const pqxx::row r = txn.exec_prepared1(kFoldSeatLedger, cut, retention_.seat_ledger_chunk);
+      Exec(txn, kLockHead);
+      const pqxx::row r = Exec1(txn, kFoldSeatLedger, cut, retention_.seat_ledger_chunk);
       txn.commit();
       counts.seat_ledger_rows += r[0].as<int64_t>();
       counts.seat_horizon = FromUnixMicros(r[1].as<int64_t>());
@@ -104,8 +104,8 @@ absl::Status PgPruner::PruneSeatLedger(PruneCounts& counts) {
   }
   return conn_->Run([&](pqxx::connection& conn) {
     pqxx::work txn(conn);
-    txn.exec_prepared(kDropFoldedDays);
-    counts.seat_facts = static_cast<int64_t>(txn.exec_prepared(kCompactSeatFacts).affected_rows());
+    Exec(txn, kDropFoldedDays);
+    counts.seat_facts = static_cast<int64_t>(Exec(txn, kCompactSeatFacts).affected_rows());
     txn.commit();
   });
 }
@@ -115,7 +115,7 @@ absl::StatusOr<PruneCounts> PgPruner::PruneOnce() {
   absl::Status status = conn_->Run([&](pqxx::connection& conn) {
     pqxx::work txn(conn);
     counts.change_log_rows = static_cast<int64_t>(
-        txn.exec_prepared(kPruneChangeLog, static_cast<double>(retention_.change_log.count())).affected_rows());
+        Exec(txn, kPruneChangeLog, static_cast<double>(retention_.change_log.count())).affected_rows());
     txn.commit();
   });
   if (status.ok() && retention_.seat_ledger) status = PruneSeatLedger(counts);

@@ -247,7 +247,7 @@ absl::Status PgReadStore::Run(Fn&& fn) {
 absl::StatusOr<std::optional<UserView>> PgReadStore::GetUser(const std::string& user_id) {
   std::optional<UserView> out;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    pqxx::result r = txn.exec_prepared(kGetUser, user_id);
+    pqxx::result r = Exec(txn, kGetUser, user_id);
     if (r.empty()) return;
     auto record = domain::UserFromJson(r[0][0].c_str());
     if (!record.ok()) throw std::runtime_error(std::string(record.status().message()));
@@ -261,7 +261,7 @@ absl::StatusOr<std::optional<MembershipView>> PgReadStore::GetMembership(const s
                                                                          const std::string& user_id) {
   std::optional<MembershipView> out;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    pqxx::result r = txn.exec_prepared(kGetMembership, account_id, user_id);
+    pqxx::result r = Exec(txn, kGetMembership, account_id, user_id);
     if (!r.empty()) out = ToMembershipView(r[0]);
   });
   if (!s.ok()) return s;
@@ -274,8 +274,8 @@ absl::StatusOr<Page<MembershipView>> PgReadStore::ListMembers(const std::string&
                                                               int limit) {
   Page<MembershipView> page;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    page = ToPage(role.empty() ? txn.exec_prepared(kListMembers, account_id, after_user_id, limit + 1)
-                               : txn.exec_prepared(kListMembersByRole, account_id, role,
+    page = ToPage(role.empty() ? Exec(txn, kListMembers, account_id, after_user_id, limit + 1)
+                               : Exec(txn, kListMembersByRole, account_id, role,
                                                    after_user_id, limit + 1),
                   limit);
   });
@@ -288,7 +288,7 @@ absl::StatusOr<Page<MembershipView>> PgReadStore::ListUserMemberships(const std:
                                                                       int limit) {
   Page<MembershipView> page;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    page = ToPage(txn.exec_prepared(kListUserMemberships, user_id, after_account_id, limit + 1), limit);
+    page = ToPage(Exec(txn, kListUserMemberships, user_id, after_account_id, limit + 1), limit);
   });
   if (!s.ok()) return s;
   return page;
@@ -298,7 +298,7 @@ absl::StatusOr<SeatCountView> PgReadStore::GetSeatCount(const std::string& accou
   SeatCountView view;
   view.account_id = account_id;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    for (const auto& r : txn.exec_prepared(kGetSeatCount, account_id)) AddSeatRow(r, 1, view);
+    for (const auto& r : Exec(txn, kGetSeatCount, account_id)) AddSeatRow(r, 1, view);
   });
   if (!s.ok()) return s;
   return view;
@@ -308,7 +308,7 @@ absl::StatusOr<Page<SeatCountView>> PgReadStore::ListSeatCounts(const std::strin
                                                                 int limit) {
   Page<SeatCountView> page;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    for (const auto& r : txn.exec_prepared(kListSeatCounts, after_account_id, limit + 1)) {
+    for (const auto& r : Exec(txn, kListSeatCounts, after_account_id, limit + 1)) {
       std::string account_id = r[1].as<std::string>();
       if (page.items.empty() || page.items.back().account_id != account_id) {
         if (static_cast<int>(page.items.size()) == limit) {
@@ -331,7 +331,7 @@ absl::StatusOr<SeatCountView> PgReadStore::GetSeatCountAt(const std::string& acc
   std::optional<long long> horizon;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
     const bool afternoon = as_of - domain::DayOf(as_of) >= std::chrono::hours(12);
-    pqxx::result rows = txn.exec_prepared(kGetSeatCountAt, account_id, FormatRfc3339(as_of), afternoon);
+    pqxx::result rows = Exec(txn, kGetSeatCountAt, account_id, FormatRfc3339(as_of), afternoon);
     horizon = HorizonOf(rows);
     for (const auto& r : rows) AddSeatRow(r, 2, view);
   });
@@ -348,7 +348,7 @@ absl::StatusOr<Page<SeatChangeView>> PgReadStore::ListSeatChanges(const std::str
   Page<SeatChangeView> page;
   std::optional<long long> horizon;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    pqxx::result rows = txn.exec_prepared(
+    pqxx::result rows = Exec(txn, 
         kListSeatChanges, account_id, FormatRfc3339(start), FormatRfc3339(end), include_non_billable,
         after ? FormatRfc3339(after->at) : std::string("-infinity"), after ? after->user_id : std::string(),
         after ? after->event_id : std::string(), after ? after->role : std::string(), limit + 1);
@@ -374,7 +374,7 @@ absl::StatusOr<SeatUsageView> PgReadStore::GetSeatUsage(const std::string& accou
   SeatUsageView usage;
   std::optional<long long> horizon;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    pqxx::result rows = txn.exec_prepared(kGetSeatUsage, account_id, FormatRfc3339(start), FormatRfc3339(end));
+    pqxx::result rows = Exec(txn, kGetSeatUsage, account_id, FormatRfc3339(start), FormatRfc3339(end));
     horizon = HorizonOf(rows);
     const pqxx::row r = rows[0];
     usage.sequence = static_cast<uint64_t>(r[0].as<long long>());
@@ -399,7 +399,7 @@ absl::StatusOr<std::vector<ChangeRow>> PgReadStore::ReadChanges(uint64_t after, 
 absl::StatusOr<std::vector<SourceStatus>> PgReadStore::ListSources() {
   std::vector<SourceStatus> out;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    for (const auto& r : txn.exec_prepared(kListSources)) out.push_back(SourceStatusFrom(r));
+    for (const auto& r : Exec(txn, kListSources)) out.push_back(SourceStatusFrom(r));
   });
   if (!s.ok()) return s;
   return out;
@@ -410,7 +410,7 @@ absl::StatusOr<Page<DeadLetterView>> PgReadStore::ListDeadLetters(const DeadLett
                                                                   int limit, bool with_bodies) {
   Page<DeadLetterView> page;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    page = ToPage(txn.exec_prepared(kListDeadLetters, with_bodies, filter.provider, filter.reason, filter.pending_only,
+    page = ToPage(Exec(txn, kListDeadLetters, with_bodies, filter.provider, filter.reason, filter.pending_only,
                                     PositionTime(after), after ? after->provider : "", after ? after->event_id : "",
                                     limit + 1),
                   limit, ToDeadLetterView);
@@ -423,7 +423,7 @@ absl::StatusOr<std::vector<DeadLetterView>> PgReadStore::GetDeadLetters(const st
                                                                         const std::vector<std::string>& event_ids) {
   std::vector<DeadLetterView> out;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    for (const auto& r : txn.exec_prepared(kGetDeadLetters, true, provider, ToPgArray(event_ids))) {
+    for (const auto& r : Exec(txn, kGetDeadLetters, true, provider, ToPgArray(event_ids))) {
       out.push_back(ToDeadLetterView(r));
     }
   });
@@ -435,7 +435,7 @@ absl::StatusOr<Page<UserEventView>> PgReadStore::ListUserEvents(const std::strin
                                                                 const std::optional<EventPosition>& after, int limit) {
   Page<UserEventView> page;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {
-    page = ToPage(txn.exec_prepared(kListUserEvents, user_id, PositionTime(after), after ? after->provider : "",
+    page = ToPage(Exec(txn, kListUserEvents, user_id, PositionTime(after), after ? after->provider : "",
                                     after ? after->event_id : "", limit + 1),
                   limit, ToUserEventView);
   });

@@ -58,7 +58,7 @@ absl::StatusOr<std::optional<std::string>> PgSourceStore::LoadPosition(const std
                                                                         const std::string& scope) {
   std::optional<std::string> out;
   absl::Status s = Run([&](pqxx::work& txn) {
-    pqxx::result r = txn.exec_prepared(kLoadPosition, source, scope);
+    pqxx::result r = Exec(txn, kLoadPosition, source, scope);
     if (!r.empty()) out = r[0][0].as<std::string>();
   });
   if (!s.ok()) return s;
@@ -69,7 +69,7 @@ absl::StatusOr<std::vector<std::string>> PgSourceStore::LoadItems(const std::str
                                                                   const std::string& scope) {
   std::vector<std::string> out;
   absl::Status s = Run([&](pqxx::work& txn) {
-    for (const auto& r : txn.exec_prepared(kLoadItems, source, scope)) out.push_back(r[0].as<std::string>());
+    for (const auto& r : Exec(txn, kLoadItems, source, scope)) out.push_back(r[0].as<std::string>());
   });
   if (!s.ok()) return s;
   return out;
@@ -78,7 +78,7 @@ absl::StatusOr<std::vector<std::string>> PgSourceStore::LoadItems(const std::str
 absl::StatusOr<std::map<std::string, std::string>> PgSourceStore::PresentMembers(const std::string& account_id) {
   std::map<std::string, std::string> out;
   absl::Status s = Run([&](pqxx::work& txn) {
-    for (const auto& r : txn.exec_prepared(kPresentMembers, account_id)) {
+    for (const auto& r : Exec(txn, kPresentMembers, account_id)) {
       out.emplace(r[0].as<std::string>(), r[1].as<std::string>());
     }
   });
@@ -94,7 +94,7 @@ absl::StatusOr<std::map<std::string, MirrorUser>> PgSourceStore::Users(const std
     std::vector<std::string> slice(user_ids.begin() + static_cast<std::ptrdiff_t>(from),
                                    user_ids.begin() + static_cast<std::ptrdiff_t>(std::min(user_ids.size(), from + kSlice)));
     absl::Status s = Run([&](pqxx::work& txn) {
-      for (const auto& r : txn.exec_prepared(kUsers, ToPgArray(slice))) {
+      for (const auto& r : Exec(txn, kUsers, ToPgArray(slice))) {
         MirrorUser user;
         auto state = domain::ParseUserState(r[1].c_str());
         if (!state) throw std::runtime_error("bad user state in users table");
@@ -113,7 +113,7 @@ absl::StatusOr<std::optional<SourceStatus>> PgSourceStore::LoadStatus(const std:
                                                                       const std::string& scope) {
   std::optional<SourceStatus> out;
   absl::Status s = Run([&](pqxx::work& txn) {
-    pqxx::result r = txn.exec_prepared(kLoadStatus, source, scope);
+    pqxx::result r = Exec(txn, kLoadStatus, source, scope);
     if (!r.empty()) out = SourceStatusFrom(r[0]);
   });
   if (!s.ok()) return s;
@@ -122,7 +122,7 @@ absl::StatusOr<std::optional<SourceStatus>> PgSourceStore::LoadStatus(const std:
 
 absl::Status PgSourceStore::RecordRun(const SourceRun& run) {
   return Run([&](pqxx::work& txn) {
-    txn.exec_prepared(kRecordRun, run.source, run.scope, run.status, FormatRfc3339(run.attempted_at), run.error,
+    Exec(txn, kRecordRun, run.source, run.scope, run.status, FormatRfc3339(run.attempted_at), run.error,
                       static_cast<long long>(run.drift), run.puller);
   });
 }
@@ -148,9 +148,9 @@ bool PgSourceLease::Hold() {
   absl::Status s = conn_->Run([&](pqxx::connection& conn) {
     pqxx::nontransaction txn(conn);
     if (held_) {
-      txn.exec_prepared("ping");  // the lock lives as long as this session
+      Exec(txn, "ping");  // the lock lives as long as this session
     } else {
-      held_ = txn.exec_prepared1("try_lock", kSourceLockClass, name_)[0].as<bool>();
+      held_ = Exec1(txn, "try_lock", kSourceLockClass, name_)[0].as<bool>();
     }
   });
   if (!s.ok()) {
@@ -164,7 +164,7 @@ void PgSourceLease::Release() {
   if (!held_) return;
   absl::Status s = conn_->Run([&](pqxx::connection& conn) {
     pqxx::nontransaction txn(conn);
-    txn.exec_prepared("unlock", kSourceLockClass, name_);
+    Exec(txn, "unlock", kSourceLockClass, name_);
   });
   if (!s.ok()) conn_->Reset();
   held_ = false;

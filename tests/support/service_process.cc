@@ -13,12 +13,37 @@
 #include <stdexcept>
 
 #include "http_post.h"
+#include "test_database.h"
 
 extern char** environ;
 
 namespace mm::testing {
 
+namespace {
+
+// Under tests/topology/through_pgbouncer.sh: a service whose database is on the test server
+// reaches it through that script's PgBouncer (transaction pooling) instead, with the direct
+// URL as MM_DATABASE_LISTEN_URL in its `listen` mode. A URL to anything else (a proxy the
+// test put in between) is left alone.
+void RouteThroughPgBouncer(std::map<std::string, std::string>& env) {
+  const char* bouncer = std::getenv("MM_TEST_PGBOUNCER_URL");
+  auto url = env.find("MM_DATABASE_URL");
+  if (bouncer == nullptr || url == env.end()) return;
+  const std::string direct = url->second;
+  const size_t slash = direct.rfind('/');
+  if (slash == std::string::npos) return;
+  const std::string dbname = direct.substr(slash + 1, direct.find('?', slash) - slash - 1);
+  if (WithDatabase(AdminDatabaseUrl(), dbname) != direct) return;
+  url->second = WithDatabase(bouncer, dbname);
+  env.try_emplace("MM_DATABASE_POOL_MODE", "transaction");
+  const char* mode = std::getenv("MM_TEST_PGBOUNCER_LISTEN");
+  if (mode != nullptr && std::string(mode) == "listen") env.try_emplace("MM_DATABASE_LISTEN_URL", direct);
+}
+
+}  // namespace
+
 std::unique_ptr<ServiceProcess> ServiceProcess::Start(Options options) {
+  RouteThroughPgBouncer(options.env);
   options.env.try_emplace("MM_HTTP_LISTEN", "127.0.0.1:0");
   options.env.try_emplace("MM_GRPC_LISTEN", "127.0.0.1:0");
   // The "listening" line the harness reads is logged at info.
