@@ -5,6 +5,9 @@
 // - A failover while webhooks flow (synchronous standby): only 2xx or 503 + Retry-After during
 //   the switch, 2xx again by itself after it, and nothing acknowledged is lost; the cache keeps
 //   following (DESIGN §1.2 "2xx only after commit", §5).
+// - An old primary that stays up but is fenced read-only while the standby is promoted: the
+//   writer's open connection gets 25006 (UNAVAILABLE, server/store/pg_connection.cc), it
+//   reconnects to the promoted node, and the change follower must follow it there too.
 // - An asynchronous standby promoted without the last commits: the replica notices that the
 //   change log is behind it, reloads its snapshot and goes on (DESIGN §5 "A change log replaced
 //   under the replica").
@@ -159,8 +162,41 @@ std::unique_ptr<ServiceProcess> StartService(const std::string& database_url) {
                                         {"MM_REQUEST_TIMEOUT_MS", "5000"}}});
 }
 
+// The service's sessions on `server` (every session on the service database but ours), one
+// line each: state and the start of the last statement.
+std::string ServiceSessions(const PgServer& server) {
+  std::string out;
+  for (const auto& row : server.Query("SELECT state, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity"
+                                      " WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY 2")) {
+    out += "  [" + (row[0].is_null() ? std::string("-") : row[0].as<std::string>()) + "] " +
+           (row[1].is_null() ? std::string() : row[1].as<std::string>()) + "\n";
+  }
+  return out;
+}
+
+grpc::Status GetUser(const ServiceProcess& service, const std::string& user_id, v1::User* out) {
+  auto stub = v1::UserService::NewStub(grpc::CreateChannel(service.grpc_target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  ctx.AddMetadata("authorization", std::string("Bearer ") + kReaderToken);
+  v1::GetUserRequest req;
+  req.set_user_id(user_id);
+  return stub->GetUser(&ctx, req, out);
+}
+
 uint64_t ChangeLogHead(const PgServer& server) {
   return std::stoull(server.Scalar("SELECT last_sequence FROM change_log_head"));
+}
+
+// IsUserActive for `user_id` once this replica has applied `min_sequence` (the server caps the
+// wait at 10 s).
+grpc::Status IsUserActive(const ServiceProcess& service, const std::string& user_id, uint64_t min_sequence,
+                          v1::IsUserActiveResponse* out) {
+  UserClient checker(service.grpc_target(), kCheckerToken);
+  v1::IsUserActiveRequest req;
+  req.set_user_id(user_id);
+  req.set_min_sequence(min_sequence);
+  return checker.IsUserActive(req, out, 12s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,6 +375,85 @@ TEST(FailoverTopologyTest, FailoverWhileWebhooksFlowLosesNothingAcknowledged) {
   EXPECT_TRUE(service->WaitReadyStatus(200, 20s)) << Problems(*service);
   EXPECT_EQ(MetricValue(service->MetricsText(), "mm_cache_reloads_total{reason=\"changelog_behind\"}"), 0)
       << "a failover to a synchronous standby lost nothing: no reload is due";
+}
+
+// ---------------------------------------------------------------------------------------------
+// b. A writer pinned to a fenced old primary
+
+TEST(FailoverTopologyTest, WriterAndFollowerLeaveAFencedOldPrimaryForThePromotedOne) {
+  auto primary = PgServer::StartPrimary();
+  auto standby = PgServer::StartStandby(*primary, {.synchronous = false, .application_name = "standby_b"});
+  auto service = StartService(MultiHostUrl(*primary, *standby));
+
+  Delivery before = Deliver(*service, Disable("evt_fence_before", "usr_fence_before"));
+  ASSERT_TRUE(before.delivered()) << Describe(before.accepted) << "\n" << Problems(*service);
+  v1::IsUserActiveResponse resp;
+  ASSERT_TRUE(IsUserActive(*service, "usr_fence_before", before.sequence(), &resp).ok());
+  ASSERT_FALSE(resp.active());
+
+  // The operator fences the old primary (it stays up: the service's connections to it stay
+  // open), lets the standby catch up and promotes it.
+  primary->SetDefaultReadOnly(true);
+  standby->WaitCaughtUp();
+  standby->Promote();
+  const auto promoted = Clock::now();
+
+  // The writer's open connection meets the fence (25006: 503), and the writer reconnects to
+  // the promoted node.
+  Delivery after = Deliver(*service, Disable("evt_fence_after", "usr_fence_after"));
+  ASSERT_TRUE(after.delivered()) << "the writer never reached the promoted node; last answer "
+                                 << Describe(after.accepted) << "\n"
+                                 << Problems(*service);
+  std::cout << "[ topology ] after the fence: " << after.unavailable << " answers 503, then 2xx at +"
+            << Seconds(Clock::now() - promoted) << " s after the promotion" << std::endl;
+  for (const std::string& u : after.unexpected) ADD_FAILURE() << "answer other than 2xx or 503 + Retry-After: " << u;
+  EXPECT_GT(after.unavailable, 0) << "the first write on the fenced node should have failed (25006) with a 503";
+  Delivery enable = Deliver(*service, Enable("evt_fence_enable", "usr_fence_before"));
+  ASSERT_TRUE(enable.delivered()) << Describe(enable.accepted);
+  EXPECT_TRUE(enable.unexpected.empty());
+  EXPECT_EQ(enable.unavailable, 0) << "the writer is on the promoted node now";
+
+  // The events are on the promoted node, not on the fenced one.
+  for (const char* id : {"evt_fence_after", "evt_fence_enable"}) {
+    EXPECT_EQ(standby->Scalar(std::string("SELECT count(*) FROM provider_events WHERE event_id = '") + id + "'"), "1")
+        << id;
+    EXPECT_EQ(primary->Scalar(std::string("SELECT count(*) FROM provider_events WHERE event_id = '") + id + "'"), "0")
+        << id;
+  }
+
+  // The change follower must leave the fenced node as well: nothing new is ever committed
+  // there, so a follower that stays reads a log that has stopped, and the cache never sees what
+  // the writer commits on the promoted node. (One wait: the server caps it at 10 s.)
+  grpc::Status followed = IsUserActive(*service, "usr_fence_after", enable.sequence(), &resp);
+  if (!followed.ok()) {
+    const std::string metrics = service->MetricsText();
+    v1::IsUserActiveResponse now;
+    IsUserActive(*service, "usr_fence_after", 0, &now);
+    const int64_t fresh_age = NowSeconds() - now.fresh_as_of().seconds();
+    ADD_FAILURE() << "SERVICE BUG: the change follower did not follow the promoted node. IsUserActive(min_sequence="
+                  << enable.sequence() << ") → " << followed.error_code() << " \"" << followed.error_message()
+                  << "\"; without min_sequence usr_fence_after is " << v1::UserState_Name(now.state())
+                  << " at sequence " << now.sequence() << " while fresh_as_of claims " << fresh_age
+                  << " s ago. The promoted node's change_log_head is " << ChangeLogHead(*standby)
+                  << ", the fenced node's " << ChangeLogHead(*primary) << "; mm_cache_sequence "
+                  << MetricValue(metrics, "mm_cache_sequence") << ", mm_changelog_lag_sequences "
+                  << MetricValue(metrics, "mm_changelog_lag_sequences")
+                  << ". The service's sessions still on the fenced node (pg_stat_activity there):\n"
+                  << ServiceSessions(*primary) << Problems(*service);
+  } else {
+    EXPECT_FALSE(resp.active()) << resp.DebugString();
+    EXPECT_EQ(resp.state(), v1::USER_STATE_DISABLED);
+    ASSERT_TRUE(IsUserActive(*service, "usr_fence_before", enable.sequence(), &resp).ok());
+    EXPECT_TRUE(resp.active()) << "the enable on the promoted node reached the cache";
+  }
+  // Database reads (ReadPool) must come from the promoted node too.
+  v1::User user;
+  grpc::Status read = GetUser(*service, "usr_fence_after", &user);
+  EXPECT_TRUE(read.ok() && user.state() == v1::USER_STATE_DISABLED)
+      << "SERVICE BUG: GetUser(usr_fence_after), acknowledged on the promoted node, → " << read.error_code() << " \""
+      << read.error_message() << "\" (state " << v1::UserState_Name(user.state())
+      << "): the ReadPool's connections stay on the fenced old primary";
+  EXPECT_TRUE(service->WaitReadyStatus(200, 10s)) << Problems(*service);
 }
 
 // ---------------------------------------------------------------------------------------------
