@@ -230,6 +230,8 @@ PgConnection::PgConnection(std::string url, std::vector<Statement> statements,
                            std::function<void(pqxx::connection&)> on_connect,
                            std::function<void()> on_reset)
     : transaction_pooled_(IsTransactionPooled(url)),
+      require_writable_(url.find("target_session_attrs=read-write") != std::string::npos ||
+                        url.find("target_session_attrs=primary") != std::string::npos),
       url_(WithConnectionDefaults(url)),
       statements_(std::move(statements)),
       on_connect_(std::move(on_connect)),
@@ -264,6 +266,7 @@ pqxx::connection& PgConnection::Get() {
       }
     }
     conn_ = std::move(conn);
+    writable_checked_ = std::chrono::steady_clock::now();  // libpq has just checked
     if (on_connect_) {
       try {
         const Watched watched(conn_->sock(), std::chrono::milliseconds(0));
@@ -280,13 +283,31 @@ pqxx::connection& PgConnection::Get() {
 absl::Status PgConnection::Run(const std::function<void(pqxx::connection&)>& fn,
                                std::chrono::milliseconds expected_wait) {
   absl::Status status = CatchAll([&] {
-    pqxx::connection& conn = Get();
-    const Watched watched(conn.sock(), expected_wait);
+    pqxx::connection* conn = &Get();
+    if (require_writable_ && !StillWritable(*conn)) {
+      log::Warn("the database server is no longer writable (a standby now, or fenced read-only): "
+                "connecting again, to the writable host (target_session_attrs)");
+      Reset();
+      conn = &Get();
+    }
+    const Watched watched(conn->sock(), expected_wait);
     const CurrentConnection current(this);
-    fn(conn);
+    fn(*conn);
   });
   if (absl::IsUnavailable(status)) Reset();
   return status;
+}
+
+bool PgConnection::StillWritable(pqxx::connection& conn) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - writable_checked_ < kWritableCheckInterval) return true;
+  const Watched watched(conn.sock(), std::chrono::milliseconds(0));
+  pqxx::nontransaction txn(conn);
+  if (txn.exec1("SELECT pg_is_in_recovery() OR current_setting('default_transaction_read_only')::bool")[0].as<bool>()) {
+    return false;
+  }
+  writable_checked_ = now;
+  return true;
 }
 
 void PgConnection::Reset() {

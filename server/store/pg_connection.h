@@ -127,10 +127,22 @@ class PgConnection {
   // Whether this connection's URL is transaction-pooled (SetTransactionPooledUrls).
   bool transaction_pooled() const { return transaction_pooled_; }
 
+  // With target_session_attrs=read-write (or =primary) in the URL, libpq connects only to a
+  // writable server. A server that stops being one while we are connected (an old primary
+  // fenced read-only or demoted after a failover; reads on it would go on succeeding, stale) is
+  // left as well: at most this often, Run first asks the server, and if it is read-only or in
+  // recovery, drops the connection and runs the call on a new one (to the writable host, or
+  // UNAVAILABLE if none answers).
+  static constexpr std::chrono::seconds kWritableCheckInterval{1};
+
  private:
   friend const std::string* internal::UnnamedSql(const char* name);
+  // False if the server is read-only now (checked at most every kWritableCheckInterval).
+  bool StillWritable(pqxx::connection& conn);
 
   bool transaction_pooled_;
+  bool require_writable_;
+  std::chrono::steady_clock::time_point writable_checked_;
   std::string url_;
   std::vector<Statement> statements_;
   std::function<void(pqxx::connection&)> on_connect_;

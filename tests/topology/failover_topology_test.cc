@@ -398,8 +398,8 @@ TEST(FailoverTopologyTest, WriterAndFollowerLeaveAFencedOldPrimaryForThePromoted
   standby->Promote();
   const auto promoted = Clock::now();
 
-  // The writer's open connection meets the fence (25006: 503), and the writer reconnects to
-  // the promoted node.
+  // The writer's open connection meets the fence (25006: 503, or its writable check), and the
+  // writer reconnects to the promoted node.
   Delivery after = Deliver(*service, Disable("evt_fence_after", "usr_fence_after"));
   ASSERT_TRUE(after.delivered()) << "the writer never reached the promoted node; last answer "
                                  << Describe(after.accepted) << "\n"
@@ -407,7 +407,8 @@ TEST(FailoverTopologyTest, WriterAndFollowerLeaveAFencedOldPrimaryForThePromoted
   std::cout << "[ topology ] after the fence: " << after.unavailable << " answers 503, then 2xx at +"
             << Seconds(Clock::now() - promoted) << " s after the promotion" << std::endl;
   for (const std::string& u : after.unexpected) ADD_FAILURE() << "answer other than 2xx or 503 + Retry-After: " << u;
-  EXPECT_GT(after.unavailable, 0) << "the first write on the fenced node should have failed (25006) with a 503";
+  // A 503 here is allowed, not required: the first write either meets the fence (25006) or
+  // the connection's writable check (store/pg_connection.h) sees it first and reconnects.
   Delivery enable = Deliver(*service, Enable("evt_fence_enable", "usr_fence_before"));
   ASSERT_TRUE(enable.delivered()) << Describe(enable.accepted);
   EXPECT_TRUE(enable.unexpected.empty());
