@@ -76,8 +76,10 @@ void BatchLoader::Flush() {
 }
 
 void PrintTarget(std::string_view what, bool met, const std::string& measured) {
-  std::printf("target: %.*s: %s (%s)\n", static_cast<int>(what.size()), what.data(), met ? "met" : "MISSED",
-              measured.c_str());
+  const char* setup = std::getenv("MM_BENCH_SETUP");
+  const std::string suffix = setup != nullptr && *setup != '\0' ? std::string(", ") + setup : "";
+  std::printf("target: %.*s%s: %s (%s)\n", static_cast<int>(what.size()), what.data(), suffix.c_str(),
+              met ? "met" : "MISSED", measured.c_str());
 }
 
 void ExitWithUsage(std::string_view program, const std::string& error, std::string_view usage) {

@@ -70,7 +70,8 @@ class BatchLoader {
 };
 
 // One line per issue-#4 target, "target: <what>: met|MISSED (<measured>)", which scripts/bench
-// gathers into the summary table at the top of docs/benchmarks.md.
+// gathers into the summary table at the top of docs/benchmarks.md. MM_BENCH_SETUP, when set,
+// names the set-up after <what> (e.g. "through PgBouncer"), to tell runs of one target apart.
 void PrintTarget(std::string_view what, bool met, const std::string& measured);
 
 // Prints "<program>: <error>" and `usage` ("usage: ..." lines) to stderr and exits with 2.

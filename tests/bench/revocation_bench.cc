@@ -8,8 +8,14 @@
 // is when a disable arrives in production. Also reports how long A took to answer the sender
 // (acknowledged after commit).
 //
-// Usage: revocation_bench [rounds=300] [pause_ms=20]   (rounds per way; needs MM_TEST_DATABASE_URL)
+// Usage: revocation_bench [rounds=300] [pause_ms=20] [--failover]
+//   (rounds per way; needs MM_TEST_DATABASE_URL)
 // Target: p99 <= 50 ms on the other replica.
+// --failover: the database is a primary with a synchronous standby of its own
+// (tests/support/pg_cluster.h), both replicas on the multi-host URL with
+// target_session_attrs=read-write; halfway through, the primary is killed (immediate) and the
+// standby promoted. A disable answered 503 is sent again (as a provider retries) until 200,
+// and its time runs from the first send: the rounds caught in the switch show the outage.
 
 #include <unistd.h>
 
@@ -31,6 +37,7 @@
 #include "domain/events.h"
 #include "http_post.h"
 #include "membership/v1/membership.grpc.pb.h"
+#include "pg_cluster.h"
 #include "callers_file.h"
 #include "service_process.h"
 #include "store/pg_event_store.h"
@@ -75,8 +82,9 @@ std::vector<std::string> SeedUsers(const std::string& url, int count) {
 
 enum class Way { kOperator, kWebhook };
 
-// Sends the disable of `user_id` to replica A (blocking until A answers); true on 200.
-bool SendDisable(Way way, const testing::ServiceProcess& a, const std::string& user_id, uint64_t& rng) {
+// Sends the disable of `user_id` to replica A (blocking until A answers); the HTTP status, or
+// 0 when A did not answer.
+int SendDisableOnce(Way way, const testing::ServiceProcess& a, const std::string& user_id, uint64_t& rng) {
   absl::StatusOr<client::HttpReply> reply;
   if (way == Way::kOperator) {
     reply = client::HttpRequest("POST", a.http_url() + "/v1/users/" + user_id + "/disable",
@@ -96,34 +104,51 @@ bool SendDisable(Way way, const testing::ServiceProcess& a, const std::string& u
          {"Huudis-Signature", adapters::MakeHuudisSignatureHeader(kSecret, now / 1000, body)}},
         body);
   }
-  return reply.ok() && reply->status == 200;
+  return reply.ok() ? reply->status : 0;
+}
+
+// SendDisableOnce until 200; with `retry`, a 503 (or no answer, while the database switches) is
+// sent again after 50 ms, for up to 30 s. True on 200.
+bool SendDisable(Way way, const testing::ServiceProcess& a, const std::string& user_id, uint64_t& rng, bool retry,
+                 int& retries) {
+  const auto deadline = bench::Steady::now() + std::chrono::seconds(30);
+  while (true) {
+    const int status = SendDisableOnce(way, a, user_id, rng);
+    if (status == 200) return true;
+    if (!retry || (status != 503 && status != 0) || bench::Steady::now() > deadline) return false;
+    ++retries;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 struct Round {
   double propagation_ms = -1;  // send -> B answers not active; -1: never (timeout)
   double ack_ms = -1;          // send -> A's 200 answer
   bool sent = false;
+  int retries = 0;             // 503s (or no answer) before the 200, with --failover
 };
 
 Round RunRound(Way way, const testing::ServiceProcess& a, membership::v1::UserService::Stub& b,
-               const std::string& user_id, uint64_t& rng) {
+               const std::string& user_id, uint64_t& rng, bool failover = false) {
   Round round;
   std::atomic<bool> started{false};
   bench::Steady::time_point sent_at;
   std::thread sender([&] {
     sent_at = bench::Steady::now();
     started.store(true, std::memory_order_release);
-    round.sent = SendDisable(way, a, user_id, rng);
+    round.sent = SendDisable(way, a, user_id, rng, failover, round.retries);
     round.ack_ms = bench::MillisSince(sent_at);
   });
   while (!started.load(std::memory_order_acquire)) {
   }
   membership::v1::IsUserActiveRequest req;
   req.set_user_id(user_id);
-  while (bench::MillisSince(sent_at) < 5000) {
+  const double give_up_ms = failover ? 40000 : 5000;
+  while (bench::MillisSince(sent_at) < give_up_ms) {
     grpc::ClientContext ctx;
     ctx.AddMetadata("authorization", std::string("Bearer ") + kCheckerToken);
     membership::v1::IsUserActiveResponse out;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
     if (b.IsUserActive(&ctx, req, &out).ok() && !out.active()) {
       round.propagation_ms = bench::MillisSince(sent_at);
       break;
@@ -140,16 +165,30 @@ int main(int argc, char** argv) {
   using namespace mm;
   const int rounds = argc > 1 ? std::stoi(argv[1]) : 300;
   const int pause_ms = argc > 2 ? std::stoi(argv[2]) : 20;
+  const bool failover = argc > 3 && std::string(argv[3]) == "--failover";
 
-  auto db = testing::TestDatabase::Create("bench_revocation");
-  std::vector<std::string> users = SeedUsers(db->url(), std::max(10000, 2 * rounds));
+  // The database: the test server's, or (--failover) a primary and its synchronous standby.
+  std::unique_ptr<testing::TestDatabase> db;
+  std::unique_ptr<testing::PgServer> primary, standby;
+  std::string url, seed_url;
+  if (failover) {
+    primary = testing::PgServer::StartPrimary();
+    standby = testing::PgServer::StartStandby(*primary, {.synchronous = true, .application_name = "bench_standby"});
+    seed_url = primary->url();
+    url = "postgresql://postgres@127.0.0.1:" + std::to_string(primary->port()) + ",127.0.0.1:" +
+          std::to_string(standby->port()) + "/" + primary->database() + "?target_session_attrs=read-write";
+  } else {
+    db = testing::TestDatabase::Create("bench_revocation");
+    url = seed_url = db->url();
+  }
+  std::vector<std::string> users = SeedUsers(seed_url, std::max(10000, 2 * rounds));
 
   testing::ScratchDir dir("mm-bench-revocation");
   std::string callers = testing::WriteCallersFile(
       dir.path(), {{"bench-operator", kWriterToken, {"users:write"}}, {"bench-checker", kCheckerToken, {"users:check"}}});
   testing::ServiceProcess::Options options{
       .binary = MM_SERVER_BINARY,
-      .env = {{"MM_DATABASE_URL", db->url()}, {"MM_CALLERS_FILE", callers}, {"MM_HUUDIS_SECRETS", kSecret}}};
+      .env = {{"MM_DATABASE_URL", url}, {"MM_CALLERS_FILE", callers}, {"MM_HUUDIS_SECRETS", kSecret}}};
   auto a = testing::ServiceProcess::Start(options);
   auto b = testing::ServiceProcess::Start(options);
   auto stub = membership::v1::UserService::NewStub(
@@ -163,9 +202,28 @@ int main(int argc, char** argv) {
 
   std::vector<double> propagation[2], ack[2], after_ack[2];
   int failures = 0;
+  int retried_rounds = 0, retries = 0;
+  double worst_retried_ms = 0;
+  std::thread switcher;
+  bench::Steady::time_point killed_at;
   for (int i = 0; i < 2 * rounds; ++i) {
+    if (failover && i == rounds) {
+      // Halfway: the primary dies; the standby is promoted one second later, as a failover
+      // manager would after noticing.
+      switcher = std::thread([&] {
+        killed_at = bench::Steady::now();
+        primary->Stop(testing::PgServer::StopMode::kImmediate);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        standby->Promote();
+      });
+    }
     Way way = i % 2 == 0 ? Way::kOperator : Way::kWebhook;
-    Round r = RunRound(way, *a, *stub, users[static_cast<size_t>(i)], rng);
+    Round r = RunRound(way, *a, *stub, users[static_cast<size_t>(i)], rng, failover);
+    if (r.retries > 0) {
+      ++retried_rounds;
+      retries += r.retries;
+      worst_retried_ms = std::max(worst_retried_ms, r.propagation_ms);
+    }
     if (!r.sent || r.propagation_ms < 0) {
       ++failures;
       std::fprintf(stderr, "round %d (%s): sent=%d propagated=%d\n", i, way == Way::kOperator ? "operator" : "webhook",
@@ -178,8 +236,14 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
   }
 
+  if (switcher.joinable()) switcher.join();
   const char* names[] = {"operator API disable", "Huudis webhook disable"};
   std::printf("rounds=%d per way, pause=%d ms, failures=%d\n", rounds, pause_ms, failures);
+  if (failover) {
+    std::printf("failover: primary killed before round %d, standby promoted 1 s later; %d rounds answered 503 "
+                "first (%d resends), the slowest of them inactive on B after %.0f ms\n",
+                rounds, retried_rounds, retries, worst_retried_ms);
+  }
   bench::PrintLatencyHeader();
   double worst_p99 = 0;
   for (int w = 0; w < 2; ++w) {
@@ -198,6 +262,11 @@ int main(int argc, char** argv) {
   }
   char measured[64];
   std::snprintf(measured, sizeof measured, "p99 %.1f ms, the worse of the two ways", worst_p99);
-  bench::PrintTarget("revocation on the other replica p99 <= 50 ms", worst_p99 <= 50, measured);
+  if (failover) {
+    // The switch dominates the tail by design; the target is for steady state.
+    std::printf("every disable acknowledged and enforced through the failover: %s\n", failures == 0 ? "yes" : "NO");
+  } else {
+    bench::PrintTarget("revocation on the other replica p99 <= 50 ms", worst_p99 <= 50, measured);
+  }
   return failures == 0 ? 0 : 1;
 }
