@@ -43,7 +43,16 @@ CONTRACT_ENV = {
     "MM_LOG_LEVEL", "MM_MAX_CLOCK_SKEW_SECONDS", "MM_FUSIONAUTH_MEMBERSHIPS",
     "MM_FUSIONAUTH_ALLOW_UNSIGNED", "MM_FUSIONAUTH_BASIC_AUTH_FILE",
     "MM_SEAT_LEDGER_RETENTION_DAYS",  # DESIGN §4a
+    # The database's topology (server/config/settings.cc: database-pool-mode, database-listen-url,
+    # database-read-url): PgBouncer transaction pooling, its direct connection, a read replica.
+    "MM_DATABASE_POOL_MODE", "MM_DATABASE_LISTEN_URL", "MM_DATABASE_READ_URL",
 }
+# The optional database connections: values entry -> (env, default key, devSecret value).
+DATABASE_EXTRA = {
+    "databaseListen": ("MM_DATABASE_LISTEN_URL", "database-listen-url", "databaseListenUrl"),
+    "databaseRead": ("MM_DATABASE_READ_URL", "database-read-url", "databaseReadUrl"),
+}
+DATABASE_EXTRA_ON = tuple(f"secrets.{entry}.enabled=true" for entry in DATABASE_EXTRA)
 # Unsigned FusionAuth webhooks: the setting and the Basic credentials it needs.
 FUSIONAUTH_UNSIGNED_ON = ("config.fusionauthAllowUnsigned=true",
                           "secrets.fusionauthBasicAuth.enabled=true")
@@ -89,7 +98,8 @@ TLS_ENV = {
     f"MM_{listener}_TLS_{part}_FILE"
     for listener in ("GRPC", "HTTP") for part in ("CERT", "KEY", "CLIENT_CA")
 }
-SECRET_ENV = {"MM_DATABASE_URL", "MM_HUUDIS_SECRETS", "MM_FUSIONAUTH_HMAC_SECRETS"}
+SECRET_ENV = {"MM_DATABASE_URL", "MM_HUUDIS_SECRETS", "MM_FUSIONAUTH_HMAC_SECRETS",
+              "MM_DATABASE_LISTEN_URL", "MM_DATABASE_READ_URL"}
 # What the default values must give the server (everything but the opt-in settings).
 DEFAULT_ENV = {
     "MM_DATABASE_URL": None, "MM_HUUDIS_SECRETS": None, "MM_CALLERS_FILE": None,
@@ -97,6 +107,7 @@ DEFAULT_ENV = {
     "MM_UNKNOWN_USERS": "active", "MM_HUUDIS_TOLERANCE": "300",
     "MM_MAX_BODY_BYTES": "1048576", "MM_LOG_LEVEL": "info", "MM_MAX_CLOCK_SKEW_SECONDS": "300",
     "MM_FUSIONAUTH_MEMBERSHIPS": "registrations,groups", "MM_SEAT_LEDGER_RETENTION_DAYS": "400",
+    "MM_DATABASE_POOL_MODE": "session",
 }
 # Metrics the server exports (issue 5) and the dashboard must chart.
 METRICS = [
@@ -263,6 +274,8 @@ class HardeningChecks:
         self.assertEqual(pod["containers"][0]["args"], ["migrate"])
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
         self.assertIn("secretKeyRef", env["MM_DATABASE_URL"]["valueFrom"])
+        # Migrations work through a transaction pooler: the database URL is all the Job needs.
+        self.assertEqual(set(env), {"MM_DATABASE_URL", "MM_LOG_LEVEL"})
         # Hooks run before the release's ordinary objects exist: the Job must not need them.
         self.assertNotIn("envFrom", pod["containers"][0])
         created = {sa["metadata"]["name"] for sa in objects(self.docs(), "ServiceAccount")}
@@ -375,6 +388,12 @@ class DefaultValuesTest(HardeningChecks, unittest.TestCase):
             if value is not None:
                 self.assertEqual(env[name], {"value": value}, name)
 
+    def test_optional_database_connections_are_off_by_default(self):
+        env = effective_env(self.docs())
+        self.assertEqual(env["MM_DATABASE_POOL_MODE"], {"value": "session"})
+        for entry, (name, _, _) in DATABASE_EXTRA.items():
+            self.assertNotIn(name, env, entry)
+
     def test_unsigned_fusionauth_webhooks_are_off_by_default(self):
         docs = self.docs()
         env = effective_env(docs)
@@ -430,7 +449,9 @@ class FullValuesTest(HardeningChecks, unittest.TestCase):
         values = full_values()["secrets"]
         env = effective_env(self.docs())
         for name, entry in (("MM_DATABASE_URL", "database"), ("MM_HUUDIS_SECRETS", "huudis"),
-                            ("MM_FUSIONAUTH_HMAC_SECRETS", "fusionauthHmac")):
+                            ("MM_FUSIONAUTH_HMAC_SECRETS", "fusionauthHmac"),
+                            ("MM_DATABASE_LISTEN_URL", "databaseListen"),
+                            ("MM_DATABASE_READ_URL", "databaseRead")):
             with self.subTest(name=name):
                 ref = env[name]["valueFrom"]["secretKeyRef"]
                 self.assertEqual((ref["name"], ref["key"]),
@@ -440,6 +461,16 @@ class FullValuesTest(HardeningChecks, unittest.TestCase):
         basic = mounted_file(self.docs(), env["MM_FUSIONAUTH_BASIC_AUTH_FILE"]["value"])
         self.assertEqual(basic["secret"]["secretName"],
                          values["fusionauthBasicAuth"]["existingSecret"])
+
+    def test_transaction_pooling_with_a_direct_connection(self):
+        """Every pull source is on, through PgBouncer: the listen URL makes that renderable."""
+        values = full_values()
+        self.assertEqual(values["config"]["databasePoolMode"], "transaction")
+        self.assertTrue(all(values["sources"][s]["enabled"]
+                            for s in ("huudis", "monocloud", "fusionauth")))
+        cm = one(self.docs(), "ConfigMap", f"{RELEASE}-membership-mirror")["data"]
+        self.assertEqual(cm["MM_DATABASE_POOL_MODE"], "transaction")
+        self.assertEqual({"MM_DATABASE_LISTEN_URL", "MM_DATABASE_READ_URL"} & set(cm), set())
 
     def test_fusionauth_webhook_settings(self):
         docs = self.docs()
@@ -720,6 +751,94 @@ class VariantsTest(unittest.TestCase):
         self.assertIn("devSecret.fusionauthBasicAuth is required",
                       template_error(*dev, *FUSIONAUTH_UNSIGNED_ON))
 
+    def test_database_pool_mode_reaches_the_config_map(self):
+        for mode in ("session", "transaction"):
+            with self.subTest(mode=mode):
+                docs = render(sets=(f"config.databasePoolMode={mode}",))[1]
+                cm = one(docs, "ConfigMap", f"{RELEASE}-membership-mirror")["data"]
+                self.assertEqual(cm["MM_DATABASE_POOL_MODE"], mode)
+                _, container = server_container(docs)
+                self.assertNotIn("MM_DATABASE_POOL_MODE", {e["name"] for e in container["env"]})
+
+    def test_database_listen_and_read_urls_are_secret_key_refs(self):
+        for entry, (name, key, _) in DATABASE_EXTRA.items():
+            with self.subTest(entry=entry):
+                text, docs = render(sets=(f"secrets.{entry}.enabled=true",))
+                env = effective_env(docs)
+                self.assertEqual(env[name], {"valueFrom": {"secretKeyRef": {
+                    "name": f"{RELEASE}-membership-mirror", "key": key}}})
+                # Only the one turned on; the other stays unset.
+                for other, (other_name, _, _) in DATABASE_EXTRA.items():
+                    if other != entry:
+                        self.assertNotIn(other_name, env)
+                for cm in objects(docs, "ConfigMap"):
+                    self.assertNotIn(name, cm.get("data", {}))
+                self.assertEqual(objects(docs, "Secret"), [])
+        # Both on, each from a Secret and key of its own (or the shared default Secret).
+        env = effective_env(render(sets=(
+            *DATABASE_EXTRA_ON, "secrets.existingSecret=mm-shared",
+            "secrets.databaseListen.existingSecret=pg-direct",
+            "secrets.databaseRead.key=replica"))[1])
+        self.assertEqual(env["MM_DATABASE_LISTEN_URL"]["valueFrom"]["secretKeyRef"],
+                         {"name": "pg-direct", "key": "database-listen-url"})
+        self.assertEqual(env["MM_DATABASE_READ_URL"]["valueFrom"]["secretKeyRef"],
+                         {"name": "mm-shared", "key": "replica"})
+
+    def test_database_listen_and_read_urls_stay_out_of_the_migrations_job(self):
+        docs = render(sets=(*DATABASE_EXTRA_ON, "config.databasePoolMode=transaction"))[1]
+        job = one(docs, "Job")["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual({e["name"] for e in job["env"]}, {"MM_DATABASE_URL", "MM_LOG_LEVEL"})
+
+    def test_transaction_pooling_with_a_pull_source_needs_the_listen_url(self):
+        sources = {"huudis": HUUDIS_ON,
+                   "monocloud": ("sources.monocloud.enabled=true",
+                                 "sources.monocloud.url=https://m.example"),
+                   "fusionauth": ("sources.fusionauth.enabled=true",
+                                  "sources.fusionauth.url=https://fa.example")}
+        for source, sets in sources.items():
+            with self.subTest(source=source):
+                out = template_error("config.databasePoolMode=transaction", *sets)
+                self.assertIn("config.databasePoolMode=transaction with a pull source enabled "
+                              f"(sources.{source}) needs secrets.databaseListen.enabled", out)
+                # With the direct connection it renders, and so it does in session mode.
+                env = effective_env(render(sets=(
+                    "config.databasePoolMode=transaction", "secrets.databaseListen.enabled=true",
+                    *sets))[1])
+                self.assertIn("MM_DATABASE_LISTEN_URL", env)
+                env = effective_env(render(sets=sets)[1])
+                self.assertNotIn("MM_DATABASE_LISTEN_URL", env)
+        # Without pull sources, transaction mode needs no listen URL (the follower polls).
+        env = effective_env(render(sets=("config.databasePoolMode=transaction",))[1])
+        self.assertEqual(env["MM_DATABASE_POOL_MODE"], {"value": "transaction"})
+        self.assertNotIn("MM_DATABASE_LISTEN_URL", env)
+
+    def test_dev_secret_holds_the_database_listen_and_read_urls(self):
+        dev = ("devSecret.create=true", "devSecret.databaseUrl=postgresql://u:p@pgbouncer/mm",
+               "devSecret.huudisSecrets=whsec_dev", "devSecret.callers=[]")
+        urls = {"databaseListenUrl": "postgresql://u:dev-listen-pw@db/mm",
+                "databaseReadUrl": "postgresql://u:dev-read-pw@replica/mm"}
+        text, docs = render(sets=(*dev, *DATABASE_EXTRA_ON,
+                                  *(f"devSecret.{k}={v}" for k, v in urls.items())))
+        secret = one(docs, "Secret")
+        env = effective_env(docs)
+        for entry, (name, key, dev_value) in DATABASE_EXTRA.items():
+            with self.subTest(entry=entry):
+                self.assertEqual(base64.b64decode(secret["data"][key]).decode(), urls[dev_value])
+                self.assertEqual(env[name]["valueFrom"]["secretKeyRef"],
+                                 {"name": secret["metadata"]["name"], "key": key})
+        for url in urls.values():
+            self.assertNotIn(url, text)
+        for entry in DATABASE_EXTRA:
+            others = [f"devSecret.{k}={v}" for k, v in urls.items()
+                      if k != DATABASE_EXTRA[entry][2]]
+            with self.subTest(missing=entry):
+                self.assertIn(f"devSecret.{DATABASE_EXTRA[entry][2]} is required",
+                              template_error(*dev, *DATABASE_EXTRA_ON, *others))
+        # Off, they are not written even when given.
+        secret = one(render(sets=(*dev, *(f"devSecret.{k}={v}" for k, v in urls.items())))[1],
+                     "Secret")
+        self.assertEqual(set(secret["data"]), {"database-url", "huudis-secrets", "callers.json"})
+
     def test_enabled_source_needs_its_url(self):
         for source in ("huudis", "monocloud", "fusionauth"):
             with self.subTest(source=source):
@@ -811,7 +930,13 @@ class VariantsTest(unittest.TestCase):
                     "networkPolicy.sources.huudis.to=anywhere",
                     "config.fusionauthAllowUnsigned=1", "secrets.fusionauthBasicAuth.enabled=yes",
                     "secrets.fusionauthBasicAuth.key=",
-                    "secrets.fusionauthBasicAuth.existingSecret=Bad_Name"):
+                    "secrets.fusionauthBasicAuth.existingSecret=Bad_Name",
+                    "config.databasePoolMode=statement", "config.databasePoolMode=Transaction",
+                    "secrets.databaseListen.enabled=yes", "secrets.databaseListen.key=",
+                    "secrets.databaseListen.existingSecret=Bad_Name",
+                    "secrets.databaseRead.enabled=1", "secrets.databaseRead.key=",
+                    "secrets.databaseRead.existingSecret=Bad_Name",
+                    "secrets.databaseRead.url=postgresql://replica/mm"):
             with self.subTest(value=bad):
                 code, out = helm("lint", "--strict", str(CHART), "--set", bad)
                 self.assertNotEqual(code, 0, out)
@@ -831,7 +956,8 @@ class ValuesFileTest(unittest.TestCase):
         values = yaml.safe_load((CHART / "values.yaml").read_text())
         self.assertFalse(values["devSecret"]["create"])
         self.assertEqual({k: v for k, v in values["devSecret"].items() if k != "create"},
-                         dict.fromkeys(("databaseUrl", "huudisSecrets", "fusionauthHmacSecrets",
+                         dict.fromkeys(("databaseUrl", "databaseListenUrl", "databaseReadUrl",
+                                        "huudisSecrets", "fusionauthHmacSecrets",
                                         "fusionauthBasicAuth", "callers", "huudisApiToken",
                                         "monocloudApiKey", "fusionauthApiKey"), ""))
         self.assertFalse(any(values["sources"][s]["enabled"]
@@ -839,6 +965,9 @@ class ValuesFileTest(unittest.TestCase):
         self.assertFalse(values["config"]["insecureNoAuth"])
         self.assertFalse(values["config"]["fusionauthAllowUnsigned"])
         self.assertFalse(values["secrets"]["fusionauthBasicAuth"]["enabled"])
+        self.assertEqual(values["config"]["databasePoolMode"], "session")
+        self.assertFalse(values["secrets"]["databaseListen"]["enabled"])
+        self.assertFalse(values["secrets"]["databaseRead"]["enabled"])
 
 
 class DashboardTest(unittest.TestCase):

@@ -102,12 +102,23 @@ Every secret the pods use, in order: ref is where its {existingSecret, key} refe
 values; env the environment variable it sets through secretKeyRef, or else fileEnv the variable
 that points at the file it is mounted as (file, from the Secret volume named volume); devValue the
 devSecret value that feeds it in development. The FusionAuth webhook's Basic credentials and the
-enabled pull sources' credentials are files.
+enabled pull sources' credentials are files. Only the server uses this list: the migrations Job
+needs MM_DATABASE_URL alone (it works through a transaction pooler too).
 */}}
 {{- define "mm.secretEntries" -}}
 - ref: secrets.database
   env: MM_DATABASE_URL
   devValue: databaseUrl
+{{- if .Values.secrets.databaseListen.enabled }}
+- ref: secrets.databaseListen
+  env: MM_DATABASE_LISTEN_URL
+  devValue: databaseListenUrl
+{{- end }}
+{{- if .Values.secrets.databaseRead.enabled }}
+- ref: secrets.databaseRead
+  env: MM_DATABASE_READ_URL
+  devValue: databaseReadUrl
+{{- end }}
 {{- if .Values.secrets.huudis.enabled }}
 - ref: secrets.huudis
   env: MM_HUUDIS_SECRETS
