@@ -391,6 +391,8 @@ absl::StatusOr<SeatUsageView> PgReadStore::GetSeatUsage(const std::string& accou
   return usage;
 }
 
+void PgReadStore::Reconnect() { conn_->Reset(); }
+
 absl::StatusOr<uint64_t> PgReadStore::ChangeLogHead() {
   uint64_t head = 0;
   absl::Status s = Run([&](pqxx::read_transaction& txn) {

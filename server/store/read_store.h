@@ -169,6 +169,9 @@ class ReadStore {
     (void)account_id, (void)start, (void)end;
     return absl::UnimplementedError("no seat ledger in this store");
   }
+  // Drops the store's connection, which may be stale (its server restarted): the next call
+  // opens a new one. (Default: nothing to drop.)
+  virtual void Reconnect() {}
   // The change log's head (change_log_head.last_sequence): every read started after this
   // returns reflects at least it. On a read replica, whether it has replayed a caller's
   // min_sequence (store/replica_router.h). (Default: UNIMPLEMENTED, for fakes.)

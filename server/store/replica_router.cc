@@ -54,6 +54,10 @@ auto ReplicaRouter::Route(const Read& read) -> decltype(read(std::declval<ReadSt
 
 std::optional<Fallback> ReplicaRouter::ReplicaReady() {
   if (!health_->up()) return Fallback::kUnavailable;
+  if (const uint64_t recoveries = health_->recoveries(); recoveries != recoveries_seen_) {
+    recoveries_seen_ = recoveries;
+    replica_->Reconnect();
+  }
   const uint64_t wanted = freshness_.min_sequence;
   if (wanted == 0) return std::nullopt;
   // Never past half of what is left of the call (the primary answers in the other half), nor

@@ -14,7 +14,8 @@
 //   error that is not the answer itself — is replaced by the primary for that read. An
 //   unreachable one is marked down in the shared ReplicaHealth: every worker's reads then go
 //   to the primary at once, without waiting for a connect timeout each, until the replica
-//   monitor (store/pg_replica_monitor.h) reaches it again.
+//   monitor (store/pg_replica_monitor.h) reaches it again; each worker then opens a new
+//   connection to it rather than fail a read on the old one.
 // - ReadChanges (the change log, WatchChanges) and GetDeadLetters (replays, which write) always
 //   go to the primary. Without a replica every read goes to the primary.
 // Not thread-safe: each worker owns one, like the stores it routes between.
@@ -54,10 +55,16 @@ const char* FallbackName(Fallback reason);      // "behind", "unavailable", "err
 class ReplicaHealth {
  public:
   bool up() const { return up_.load(std::memory_order_relaxed); }
-  void Mark(bool up) { up_.store(up, std::memory_order_relaxed); }
+  void Mark(bool up) {
+    if (!up_.exchange(up, std::memory_order_relaxed) && up) recoveries_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // How often it was marked up again after down: a router whose replica connection predates a
+  // recovery drops it (it is likely dead: the replica restarted) instead of failing a read on it.
+  uint64_t recoveries() const { return recoveries_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<bool> up_{true};
+  std::atomic<uint64_t> recoveries_{0};
 };
 
 class ReplicaRouter final : public ReadStore {
@@ -122,6 +129,7 @@ class ReplicaRouter final : public ReadStore {
   const Options options_;
   const Callbacks callbacks_;
   Freshness freshness_;
+  uint64_t recoveries_seen_ = 0;  // ReplicaHealth::recoveries() when the replica was last used
 };
 
 }  // namespace mm::store

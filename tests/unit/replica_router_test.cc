@@ -34,6 +34,9 @@ class FakeStore final : public ReadStore {
   absl::Status answer_status = absl::OkStatus();  // GetUser answers it (an answer, not a failure)
   int reads = 0;
   int head_reads = 0;
+  int reconnects = 0;
+
+  void Reconnect() override { ++reconnects; }
 
   absl::StatusOr<std::optional<UserView>> GetUser(const std::string& user_id) override {
     ++reads;
@@ -172,6 +175,9 @@ TEST_F(ReplicaRouterTest, AnUnreachableReplicaIsSkippedUntilMarkedUpAgain) {
   replica_->head = 1;
   health_.Mark(true);  // what the monitor does once it answers
   EXPECT_EQ(Read({.min_sequence = 1}), "replica");
+  EXPECT_EQ(replica_->reconnects, 1) << "its old connection predates the recovery";
+  EXPECT_EQ(Read(), "replica");
+  EXPECT_EQ(replica_->reconnects, 1);
 }
 
 TEST_F(ReplicaRouterTest, AReplicaThatFailsOtherwiseLeavesThatReadToThePrimary) {
