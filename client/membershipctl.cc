@@ -130,6 +130,15 @@ int Help(const Args& args, const char* text) {
 
 std::string Or(const std::string& s) { return s.empty() ? "-" : s; }
 
+// --min-sequence N of the database reads (0 when absent; a bad number is a usage error).
+uint64_t MinSequence(const Args& args) {
+  return args.Has("min-sequence") ? std::stoull(args.flags.at("min-sequence")) : 0;
+}
+constexpr char kMinSequenceHelp[] =
+    "  --min-sequence N: an answer reflecting at least change-log position N (a webhook\n"
+    "  answer's `sequence`): read from the read replica once it has replayed N, else from the\n"
+    "  primary; DEADLINE_EXCEEDED if the replica does not reach N within the deadline.\n";
+
 std::string Time(const google::protobuf::Timestamp& t, bool set) {
   return set ? google::protobuf::util::TimeUtil::ToString(t) : "-";
 }
@@ -311,12 +320,14 @@ int SendWebhook(const Args& args) {
 int User(const Args& args) {
   if (args.Has("help") || args.positional.size() != 1) {
     return Help(args,
-                "usage: membershipctl user USER_ID\n"
-                "  The user's state with provenance: which event, from which provider, set it.\n"
-                "  Exit 0 if found, 1 if never seen.\n");
+                (std::string("usage: membershipctl user USER_ID [--min-sequence N]\n"
+                             "  The user's state with provenance: which event, from which provider, set it.\n"
+                             "  Exit 0 if found, 1 if never seen.\n") +
+                 kMinSequenceHelp).c_str());
   }
   v1::GetUserRequest request;
   request.set_user_id(args.positional[0]);
+  request.set_min_sequence(MinSequence(args));
   v1::User u;
   grpc::Status s = Client(args).GetUser(request, &u);
   if (!s.ok()) return RpcFailed(s);
@@ -364,7 +375,9 @@ void PrintMembership(const v1::Membership& m, bool by_account) {
             << Time(m.joined_at(), m.has_joined_at()) << "\n";
 }
 
-constexpr char kPagingHelp[] = "  --page-size N (default 100, max 1000), --page-token T, --all (every page)\n";
+constexpr char kPagingHelp[] =
+    "  --page-size N (default 100, max 1000), --page-token T, --all (every page)\n"
+    "  --min-sequence N: every page reflects at least change-log position N (see `user --help`)\n";
 
 int Members(const Args& args) {
   if (args.Has("help") || args.positional.size() != 1) {
@@ -378,6 +391,7 @@ int Members(const Args& args) {
       args,
       [&](const std::string& token, v1::ListMembersResponse* page) {
         v1::ListMembersRequest request;
+        request.set_min_sequence(MinSequence(args));
         request.set_account_id(args.positional[0]);
         request.set_role(args.Get("role", nullptr, ""));
         request.set_page_size(page_size);
@@ -401,6 +415,7 @@ int Memberships(const Args& args) {
       args,
       [&](const std::string& token, v1::ListUserMembershipsResponse* page) {
         v1::ListUserMembershipsRequest request;
+        request.set_min_sequence(MinSequence(args));
         request.set_user_id(args.positional[0]);
         request.set_page_size(page_size);
         request.set_page_token(token);
@@ -484,7 +499,8 @@ constexpr char kWorkspacesHelp[] =
     "  TIME is RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01, midnight UTC).\n"
     "  --all-workspaces: every workspace, by account id, one line each (--json: one object a\n"
     "  line); --csv: CSV with a header, for a billing run. Before the oldest time the seat\n"
-    "  ledger keeps, the call fails with OUT_OF_RANGE naming it.\n";
+    "  ledger keeps, the call fails with OUT_OF_RANGE naming it.\n"
+    "  --min-sequence N: each answer reflects at least change-log position N (see `user --help`).\n";
 
 int Seats(const Args& args) {
   if (args.Has("help") || !OneOrAllWorkspaces(args)) {
@@ -503,6 +519,7 @@ int Seats(const Args& args) {
   return ForWorkspaces(args, client, [&](const std::string& account) {
     v1::GetSeatCountRequest request;
     request.set_account_id(account);
+    request.set_min_sequence(MinSequence(args));
     if (as_of) *request.mutable_as_of() = *as_of;
     v1::SeatCount count;
     grpc::Status s = client.GetSeatCount(request, &count);
@@ -533,6 +550,7 @@ int SeatCounts(const Args& args) {
       args,
       [&](const std::string& token, v1::ListSeatCountsResponse* page) {
         v1::ListSeatCountsRequest request;
+        request.set_min_sequence(MinSequence(args));
         request.set_page_size(page_size);
         request.set_page_token(token);
         return client.ListSeatCounts(request, page);
@@ -575,6 +593,7 @@ int SeatUsage(const Args& args) {
   return ForWorkspaces(args, client, [&](const std::string& account) {
     v1::GetSeatUsageRequest request;
     request.set_account_id(account);
+    request.set_min_sequence(MinSequence(args));
     *request.mutable_start() = from;
     *request.mutable_end() = to;
     v1::SeatUsage u;
@@ -614,6 +633,7 @@ int SeatChanges(const Args& args) {
       args,
       [&](const std::string& token, v1::ListSeatChangesResponse* page) {
         v1::ListSeatChangesRequest request;
+        request.set_min_sequence(MinSequence(args));
         request.set_account_id(args.positional[0]);
         *request.mutable_start() = from;
         *request.mutable_end() = to;
@@ -684,10 +704,12 @@ int Sources(const Args& args) {
                       "  Every pull source (huudis-audit, huudis-lists, monocloud, fusionauth-users)\n"
                       "  per workspace, group or tenant: status, last attempt and success, watermark,\n"
                       "  lag, events committed, drift of the last run, last error, and which replica\n"
-                      "  pulled (AdminService.ListSources, scope admin).\n");
+                      "  pulled (AdminService.ListSources, scope admin). --min-sequence N as for `user`.\n");
   }
+  v1::ListSourcesRequest request;
+  request.set_min_sequence(MinSequence(args));
   v1::ListSourcesResponse response;
-  grpc::Status s = Client(args).ListSources(v1::ListSourcesRequest(), &response);
+  grpc::Status s = Client(args).ListSources(request, &response);
   if (!s.ok()) return RpcFailed(s);
   if (args.Has("json")) {
     std::cout << ToJson(response) << "\n";
@@ -742,6 +764,7 @@ int DeadLetters(const Args& args) {
         args,
         [&](const std::string& token, v1::ListDeadLettersResponse* page) {
           v1::ListDeadLettersRequest request;
+        request.set_min_sequence(MinSequence(args));
           request.set_provider(args.Get("provider", nullptr, ""));
           request.set_reason(args.Get("reason", nullptr, ""));
           request.set_pending_only(args.Has("pending"));
@@ -799,6 +822,7 @@ int History(const Args& args) {
       args,
       [&](const std::string& token, v1::ListUserEventsResponse* page) {
         v1::ListUserEventsRequest request;
+        request.set_min_sequence(MinSequence(args));
         request.set_user_id(args.positional[0]);
         request.set_page_size(page_size);
         request.set_page_token(token);

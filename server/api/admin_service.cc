@@ -74,7 +74,7 @@ void ToProto(const store::UserEventView& e, v1::UserEvent* out) {
 
 }  // namespace
 
-AdminServiceImpl::AdminServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers,
+AdminServiceImpl::AdminServiceImpl(DatabaseReads reads, const auth::CallerRegistry& callers,
                                    metrics::Metrics& metrics, std::vector<std::pair<std::string, std::string>> configured,
                                    replay::DeadLetterReplayer& replayer, const Clock& clock)
     : reads_(reads),
@@ -88,11 +88,11 @@ AdminServiceImpl::AdminServiceImpl(store::ReadPool& reads, const auth::CallerReg
       clock_(clock) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListSources(grpc::CallbackServerContext* context,
-                                                        const v1::ListSourcesRequest* /*request*/,
+                                                        const v1::ListSourcesRequest* request,
                                                         v1::ListSourcesResponse* response) {
   UnaryCall call(context, list_sources_);
   if (!call.Authorize(callers_, auth::kScopeAdmin)) return call.reactor();
-  return call.OnDatabase(reads_, [this, response](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [this, response](store::ReadStore& store) {
     absl::StatusOr<std::vector<store::SourceStatus>> rows = store.ListSources();
     if (!rows.ok()) return ToGrpcStatus(rows.status());
     std::map<std::pair<std::string, std::string>, store::SourceStatus> by_key;
@@ -151,7 +151,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListDeadLetters(grpc::CallbackServer
       !s.ok()) {
     return call.Finish(s);
   }
-  return call.OnDatabase(reads_, [response, filter, query, limit, after](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [response, filter, query, limit, after](store::ReadStore& store) {
     auto page = store.ListDeadLetters(filter, after, limit, /*with_bodies=*/false);
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const store::DeadLetterView& d : page->items) ToProto(d, response->add_dead_letters());
@@ -227,7 +227,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListUserEvents(grpc::CallbackServerC
       !s.ok()) {
     return call.Finish(s);
   }
-  return call.OnDatabase(reads_, [request, response, query, limit, after](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response, query, limit, after](store::ReadStore& store) {
     auto page = store.ListUserEvents(request->user_id(), after, limit);
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const store::UserEventView& e : page->items) ToProto(e, response->add_events());

@@ -18,7 +18,7 @@ namespace mm::api {
 class AdminServiceImpl final : public membership::v1::AdminService::CallbackService {
  public:
   // `configured`: (source, scope) pairs this replica pulls when it holds the source's lease.
-  AdminServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics,
+  AdminServiceImpl(DatabaseReads reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics,
                    std::vector<std::pair<std::string, std::string>> configured, replay::DeadLetterReplayer& replayer,
                    const Clock& clock = SystemClock::Instance());
 
@@ -37,7 +37,7 @@ class AdminServiceImpl final : public membership::v1::AdminService::CallbackServ
                                            membership::v1::ListUserEventsResponse* response) override;
 
  private:
-  store::ReadPool& reads_;
+  DatabaseReads reads_;
   const auth::CallerRegistry& callers_;
   metrics::GrpcMethodMetrics& list_sources_;
   metrics::GrpcMethodMetrics& list_dead_letters_;

@@ -45,7 +45,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::GetMembership(grpc::CallbackSer
   if (!IsValidId(request->account_id()) || !IsValidId(request->user_id())) {
     return call.Finish(InvalidArgument("account_id and user_id must be 1..256 bytes"));
   }
-  return call.OnDatabase(reads_, [request, response](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response](store::ReadStore& store) {
     auto m = store.GetMembership(request->account_id(), request->user_id());
     if (!m.ok()) return ToGrpcStatus(m.status());
     if (!*m) return grpc::Status(grpc::StatusCode::NOT_FOUND, "not a member");
@@ -67,7 +67,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ListMembers(grpc::CallbackServe
   if (grpc::Status s = ReadPaging(request->page_size(), request->page_token(), query, limit, after); !s.ok()) {
     return call.Finish(s);
   }
-  return call.OnDatabase(reads_, [request, response, query, limit, after](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response, query, limit, after](store::ReadStore& store) {
     return FillPage(store.ListMembers(request->account_id(), request->role(), after, limit),
                     response->mutable_members(), response->mutable_next_page_token(), query, true);
   });
@@ -85,7 +85,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ListUserMemberships(
   if (grpc::Status s = ReadPaging(request->page_size(), request->page_token(), query, limit, after); !s.ok()) {
     return call.Finish(s);
   }
-  return call.OnDatabase(reads_, [request, response, query, limit, after](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response, query, limit, after](store::ReadStore& store) {
     return FillPage(store.ListUserMemberships(request->user_id(), after, limit),
                     response->mutable_memberships(), response->mutable_next_page_token(), query, false);
   });
@@ -102,7 +102,7 @@ grpc::ServerUnaryReactor* SeatServiceImpl::GetSeatCount(grpc::CallbackServerCont
     as_of = GetTime(request->as_of());
     if (!as_of) return call.Finish(InvalidArgument("as_of must be a valid timestamp"));
   }
-  return call.OnDatabase(reads_, [request, response, as_of](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response, as_of](store::ReadStore& store) {
     auto seats = as_of ? store.GetSeatCountAt(request->account_id(), *as_of) : store.GetSeatCount(request->account_id());
     if (!seats.ok()) return ToGrpcStatus(seats.status());
     ToProto(*seats, response);
@@ -121,7 +121,7 @@ grpc::ServerUnaryReactor* SeatServiceImpl::ListSeatCounts(grpc::CallbackServerCo
   if (grpc::Status s = ReadPaging(request->page_size(), request->page_token(), query, limit, after); !s.ok()) {
     return call.Finish(s);
   }
-  return call.OnDatabase(reads_, [response, query, limit, after](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [response, query, limit, after](store::ReadStore& store) {
     auto page = store.ListSeatCounts(after, limit);
     if (!page.ok()) return ToGrpcStatus(page.status());
     for (const auto& view : page->items) ToProto(view, response->add_seat_counts());
@@ -151,7 +151,7 @@ grpc::ServerUnaryReactor* SeatServiceImpl::ListSeatChanges(grpc::CallbackServerC
   if (!after.ok()) return call.Finish(ToGrpcStatus(after.status()));
   std::optional<store::SeatChangePosition> position;
   if (*after) position = store::SeatChangePosition{(*after)->at, (*after)->parts[0], (*after)->parts[1], (*after)->parts[2]};
-  return call.OnDatabase(reads_, [request, response, query, limit, start, end, position](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response, query, limit, start, end, position](store::ReadStore& store) {
     uint64_t sequence = 0;
     auto page = store.ListSeatChanges(request->account_id(), start, end, position, limit,
                                       request->include_non_billable(), sequence);
@@ -183,7 +183,7 @@ grpc::ServerUnaryReactor* SeatServiceImpl::GetSeatUsage(grpc::CallbackServerCont
   if (!call.Authorize(callers_, auth::kScopeSeatsRead)) return call.reactor();
   TimePoint start, end;
   if (grpc::Status s = ReadAccountInterval(*request, start, end); !s.ok()) return call.Finish(s);
-  return call.OnDatabase(reads_, [request, response, start, end](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response, start, end](store::ReadStore& store) {
     auto usage = store.GetSeatUsage(request->account_id(), start, end);
     if (!usage.ok()) return ToGrpcStatus(usage.status());
     response->set_account_id(request->account_id());

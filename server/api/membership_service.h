@@ -1,6 +1,7 @@
 #pragma once
 // membership.v1.MembershipService and SeatService: DB-backed reads on database workers
-// (store::ReadPool). Lists use keyset pagination with opaque page tokens bound to the query.
+// (store::ReadPool; the read replica when one is configured, api/rpc_support.h). Every request's
+// min_sequence is honoured as OnDatabase says. Lists use keyset pagination with opaque page tokens bound to the query.
 // Unknown users and accounts give empty lists and zero counts, not NOT_FOUND; GetMembership is
 // NOT_FOUND when the user is not a present member.
 
@@ -11,8 +12,7 @@ namespace mm::api {
 
 class MembershipServiceImpl final : public membership::v1::MembershipService::CallbackService {
  public:
-  MembershipServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers,
-                        metrics::Metrics& metrics)
+  MembershipServiceImpl(DatabaseReads reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics)
       : reads_(reads),
         callers_(callers),
         get_membership_(metrics.GrpcMethod("GetMembership")),
@@ -30,7 +30,7 @@ class MembershipServiceImpl final : public membership::v1::MembershipService::Ca
       membership::v1::ListUserMembershipsResponse* response) override;
 
  private:
-  store::ReadPool& reads_;
+  DatabaseReads reads_;
   const auth::CallerRegistry& callers_;
   metrics::GrpcMethodMetrics& get_membership_;
   metrics::GrpcMethodMetrics& list_members_;
@@ -39,7 +39,7 @@ class MembershipServiceImpl final : public membership::v1::MembershipService::Ca
 
 class SeatServiceImpl final : public membership::v1::SeatService::CallbackService {
  public:
-  SeatServiceImpl(store::ReadPool& reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics)
+  SeatServiceImpl(DatabaseReads reads, const auth::CallerRegistry& callers, metrics::Metrics& metrics)
       : reads_(reads),
         callers_(callers),
         get_seat_count_(metrics.GrpcMethod("GetSeatCount")),
@@ -61,7 +61,7 @@ class SeatServiceImpl final : public membership::v1::SeatService::CallbackServic
                                          membership::v1::SeatUsage* response) override;
 
  private:
-  store::ReadPool& reads_;
+  DatabaseReads reads_;
   const auth::CallerRegistry& callers_;
   metrics::GrpcMethodMetrics& get_seat_count_;
   metrics::GrpcMethodMetrics& list_seat_counts_;

@@ -55,11 +55,42 @@ grpc::ServerUnaryReactor* UnaryCall::Finish(const grpc::Status& status) {
   return reactor_;
 }
 
-grpc::ServerUnaryReactor* UnaryCall::OnDatabase(store::ReadPool& pool,
+grpc::ServerUnaryReactor* UnaryCall::OnDatabase(DatabaseReads& reads, uint64_t min_sequence,
                                                 std::function<grpc::Status(store::ReadStore&)> work) {
+  if (min_sequence == 0) {
+    Queue(reads.pool, 0, std::move(work));
+    return reactor_;
+  }
+  // gRPC deadlines are system_clock; the waiters' timer is steady_clock.
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(context_->deadline() -
+                                                                         std::chrono::system_clock::now());
+  auto deadline = std::chrono::steady_clock::now() + std::min(remaining, reads.max_wait);
+  UnaryCall call = *this;
+  const bool waiting = reads.waiters.Wait(
+      min_sequence, deadline,
+      [call, &waiters = reads.waiters, &pool = reads.pool, min_sequence, work = std::move(work)](bool reached) mutable {
+        if (!reached) {
+          call.Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                   "replica has not reached min_sequence " + std::to_string(min_sequence) + " (at " +
+                                       std::to_string(waiters.applied()) + ")"));
+          return;
+        }
+        call.Queue(pool, min_sequence, std::move(work));
+      });
+  if (!waiting) {
+    return Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               "too many calls waiting for a min_sequence on this replica (MM_MAX_SEQUENCE_WAITERS); "
+                               "retry, or call without min_sequence"));
+  }
+  return reactor_;
+}
+
+void UnaryCall::Queue(store::ReadPool& pool, uint64_t min_sequence,
+                      std::function<grpc::Status(store::ReadStore&)> work) {
   // The call object is small and copied into the task: it outlives this handler frame.
   UnaryCall call = *this;
-  bool queued = pool.TrySubmit([call, work = std::move(work), &pool](store::ReadStore& store) mutable {
+  const store::Freshness freshness{.min_sequence = min_sequence, .deadline = context_->deadline()};
+  bool queued = pool.TrySubmitRead(freshness, [call, work = std::move(work), &pool](store::ReadStore& store) mutable {
     // A call the client cancelled, or whose deadline passed while it was queued, is answered
     // without touching the database: under load, queued work nobody waits for is shed first.
     if (call.context()->IsCancelled()) {
@@ -75,8 +106,7 @@ grpc::ServerUnaryReactor* UnaryCall::OnDatabase(store::ReadPool& pool,
     }
     call.Finish(work(store));
   });
-  if (!queued) return Finish(DatabaseQueueFull());
-  return reactor_;
+  if (!queued) Finish(DatabaseQueueFull());
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {

@@ -2,6 +2,9 @@
 // What every RPC handler shares: caller authorization, finishing a unary reactor exactly once
 // with the metrics recorded, and running database work on the ReadPool — never on a gRPC
 // thread. A full pool answers RESOURCE_EXHAUSTED at once; a dead database UNAVAILABLE.
+// A read RPC's `min_sequence` first waits, as IsUserActive's does (SequenceWaiters, no thread
+// held), until this replica's cache has applied it — so the primary has it — and is then
+// queued for the worker's ReplicaRouter (store/replica_router.h): read replica or primary.
 
 #include <chrono>
 #include <functional>
@@ -10,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "auth/caller_registry.h"
+#include "cache/sequence_waiters.h"
 #include "metrics/metrics.h"
 #include "store/read_pool.h"
 
@@ -30,6 +34,14 @@ grpc::Status AuthorizeCall(const grpc::CallbackServerContext& context,
 void RecordAnswered(metrics::GrpcMethodMetrics& method, const grpc::Status& status,
                     std::chrono::steady_clock::time_point started);
 
+// What the DB-backed read RPCs share: the pool, and the waiters a min_sequence ahead of this
+// replica waits on before its read is queued.
+struct DatabaseReads {
+  store::ReadPool& pool;
+  cache::SequenceWaiters& waiters;
+  std::chrono::milliseconds max_wait = std::chrono::seconds(10);  // of a min_sequence, as IsUserActive's
+};
+
 // Per-RPC helpers bound to one call.
 class UnaryCall {
  public:
@@ -40,8 +52,11 @@ class UnaryCall {
   bool Authorize(const auth::CallerRegistry& callers, std::string_view scope);
   // Finishes the call (once) and records its code and latency.
   grpc::ServerUnaryReactor* Finish(const grpc::Status& status);
-  // Runs `work` on a database worker and finishes with its status.
-  grpc::ServerUnaryReactor* OnDatabase(store::ReadPool& pool,
+  // Runs `work` on a database worker, reading from the read replica or the primary, and
+  // finishes with its status; with `min_sequence` > 0 once this replica has applied it (else
+  // DEADLINE_EXCEEDED at the call's deadline, at most reads.max_wait, as IsUserActive; or
+  // RESOURCE_EXHAUSTED when MM_MAX_SEQUENCE_WAITERS calls wait already).
+  grpc::ServerUnaryReactor* OnDatabase(DatabaseReads& reads, uint64_t min_sequence,
                                        std::function<grpc::Status(store::ReadStore&)> work);
   grpc::CallbackServerContext* context() const { return context_; }
 
@@ -50,6 +65,9 @@ class UnaryCall {
   grpc::ServerUnaryReactor* reactor_;
   metrics::GrpcMethodMetrics* method_;
   std::chrono::steady_clock::time_point started_;
+
+  // Queues `work` for the router, expecting `min_sequence`; finishes the call if refused.
+  void Queue(store::ReadPool& pool, uint64_t min_sequence, std::function<grpc::Status(store::ReadStore&)> work);
 };
 
 // Page size rules of DESIGN §4: 0 means 100; 1..1000; anything else INVALID_ARGUMENT.

@@ -36,7 +36,7 @@ UserServiceImpl::UserServiceImpl(const cache::UserStateCache& cache, cache::Sequ
                                  metrics::Metrics& metrics, std::chrono::milliseconds max_wait)
     : cache_(cache),
       waiters_(waiters),
-      reads_(reads),
+      reads_{reads, waiters, max_wait},
       callers_(callers),
       is_user_active_(metrics.GrpcMethod("IsUserActive")),
       batch_is_user_active_(metrics.GrpcMethod("BatchIsUserActive")),
@@ -123,7 +123,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* 
   UnaryCall call(context, get_user_);
   if (!call.Authorize(callers_, auth::kScopeUsersRead)) return call.reactor();
   if (!IsValidId(request->user_id())) return call.Finish(InvalidArgument("user_id must be 1..256 bytes"));
-  return call.OnDatabase(reads_, [request, response](store::ReadStore& store) {
+  return call.OnDatabase(reads_, request->min_sequence(), [request, response](store::ReadStore& store) {
     auto user = store.GetUser(request->user_id());
     if (!user.ok()) return ToGrpcStatus(user.status());
     if (!*user) return grpc::Status(grpc::StatusCode::NOT_FOUND, "user never seen: " + request->user_id());

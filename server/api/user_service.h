@@ -4,8 +4,9 @@
 //   NOT_FOUND, never touching PostgreSQL. With `min_sequence` ahead of the replica they wait via
 //   SequenceWaiters — no gRPC thread blocks — and end with DEADLINE_EXCEEDED if the deadline
 //   (or the server's max wait) passes first.
-// - GetUser reads the user's record with provenance on a database worker; NOT_FOUND if the
-//   user was never seen.
+// - GetUser reads the user's record with provenance on a database worker (the read replica when
+//   one is configured; min_sequence as api/rpc_support.h says); NOT_FOUND if the user was never
+//   seen.
 
 #include <chrono>
 
@@ -46,7 +47,7 @@ class UserServiceImpl final : public membership::v1::UserService::CallbackServic
 
   const cache::UserStateCache& cache_;
   cache::SequenceWaiters& waiters_;
-  store::ReadPool& reads_;
+  DatabaseReads reads_;  // GetUser's
   const auth::CallerRegistry& callers_;
   metrics::GrpcMethodMetrics& is_user_active_;
   metrics::GrpcMethodMetrics& batch_is_user_active_;

@@ -59,6 +59,11 @@ void SequenceWaiters::Rewind(uint64_t applied) {
   applied_ = std::min(applied_, applied);
 }
 
+uint64_t SequenceWaiters::applied() const {
+  absl::MutexLock lock(&mu_);
+  return applied_;
+}
+
 size_t SequenceWaiters::pending() const {
   absl::MutexLock lock(&mu_);
   return waiters_.size();

@@ -32,6 +32,8 @@ class SequenceWaiters {
   // `applied` is the position, and waits for sequences above it wait again.
   void Rewind(uint64_t applied);
   size_t pending() const;
+  // The last sequence Advance (or Rewind) set: what the replica has applied.
+  uint64_t applied() const;
 
  private:
   struct Waiter {

@@ -182,6 +182,19 @@ const std::vector<Spec>& Specs() {
        "under MM_DATABASE_POOL_MODE=transaction the follower polls every MM_POLL_INTERVAL_MS and pull "
        "sources cannot run",
        [](const std::string& v, Settings& s) { s.database_listen_url = v; return absl::OkStatus(); }},
+      {"database-read-url", "MM_DATABASE_READ_URL", "(none: reads use MM_DATABASE_URL)",
+       "libpq connection string or URI of a streaming read replica (a hot standby of MM_DATABASE_URL's "
+       "database) for the database-backed read RPCs (GetUser, memberships, seats, AdminService lists): a "
+       "read without min_sequence is answered there even if it is behind; one with min_sequence there once "
+       "the replica has replayed it, else by MM_DATABASE_URL; an unreachable replica sends reads to "
+       "MM_DATABASE_URL. Writes, the change log, the cache, WatchChanges and replays always use "
+       "MM_DATABASE_URL. MM_DATABASE_POOL_MODE applies to it too",
+       Text(&Settings::database_read_url)},
+      {"database-read-max-wait-ms", "MM_DATABASE_READ_MAX_WAIT_MS", "1000",
+       "how long a read with min_sequence waits on a database worker for the read replica to replay that "
+       "sequence (polling its change_log_head, and at most half of the call's remaining deadline) before "
+       "MM_DATABASE_URL answers it; 0: the primary answers at once when the replica is behind",
+       Millis(0, 10000, &Settings::database_read_max_wait)},
       {"http-listen", "MM_HTTP_LISTEN", "0.0.0.0:8080", "webhook/operator/health HTTP address",
        Listen(&Settings::http_listen)},
       {"grpc-listen", "MM_GRPC_LISTEN", "0.0.0.0:50051", "gRPC API address",

@@ -38,6 +38,12 @@ struct Settings {
   // A connection with a session of its own (LISTEN, the pull-source leader lock); empty = the
   // database URL. Needed when that one goes through a transaction pooler.
   std::string database_listen_url;
+  // A streaming read replica for the DB-backed read RPCs (store/replica_router.h); empty = none,
+  // every read goes to database_url. Writes, the change log, the cache and the snapshot always
+  // use database_url.
+  std::string database_read_url;
+  // How long a read with min_sequence waits for the replica's replay before the primary answers.
+  std::chrono::milliseconds database_read_max_wait{1000};
   std::string http_listen = "0.0.0.0:8080";
   std::string grpc_listen = "0.0.0.0:50051";
   std::vector<std::string> huudis_secrets;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,7 @@
 #include "store/pg_connection.h"
 #include "store/pg_event_store.h"
 #include "store/pg_read_store.h"
+#include "store/pg_replica_monitor.h"
 #include "store/pg_source_store.h"
 #include "store/read_pool.h"
 
@@ -198,7 +200,7 @@ int Serve(const std::vector<std::string>& args) {
   db_timeouts.statement = settings.db_statement_timeout;
   store::SetDatabaseTimeouts(db_timeouts);  // before any connection is made
   if (settings.database_transaction_pooling) {
-    store::SetTransactionPooledUrls({settings.database_url});
+    store::SetTransactionPooledUrls({settings.database_url, settings.database_read_url});
     log::Info("MM_DATABASE_URL is transaction-pooled: statements are sent unnamed, statement_timeout is the role's",
               {{"change_follower", settings.database_listen_url.empty() ? "polls" : "LISTENs on MM_DATABASE_LISTEN_URL"}});
   }
@@ -282,8 +284,24 @@ int Serve(const std::vector<std::string>& args) {
     }
   });
 
+  // The read replica (store/replica_router.h): the read RPCs go there, everything else stays
+  // on MM_DATABASE_URL. The monitor probes it for the lag gauges and its health.
+  store::ReplicaHealth replica_health;
+  std::optional<store::PgReplicaMonitor> replica_monitor;
+  store::ReadPoolReplica replica;
+  if (!settings.database_read_url.empty()) {
+    replica_monitor.emplace(settings.database_read_url, replica_health);
+    replica_monitor->Start();
+    replica.replica = [&] { return std::make_unique<store::PgReadStore>(settings.database_read_url); };
+    replica.health = &replica_health;
+    replica.options.max_wait = settings.database_read_max_wait;
+    log::Info("read replica configured: read RPCs go to MM_DATABASE_READ_URL",
+              {{"max_wait_ms", std::to_string(settings.database_read_max_wait.count())}});
+  }
+  replica.callbacks = {.answered = [&metrics](store::ReadTarget t) { metrics.DbRead(t == store::ReadTarget::kReplica); },
+                       .fell_back = [&metrics](store::Fallback f) { metrics.DbReadFellBack(store::FallbackName(f)); }};
   store::ReadPool reads([&] { return std::make_unique<store::PgReadStore>(settings.database_url); },
-                        settings.db_read_threads, settings.db_read_queue);
+                        settings.db_read_threads, settings.db_read_queue, std::move(replica));
 
   std::atomic<bool> draining{false};
   ReadinessTracker readiness;
@@ -326,8 +344,9 @@ int Serve(const std::vector<std::string>& args) {
   }
 
   api::UserServiceImpl user_service(cache, waiters, reads, *callers, metrics);
-  api::MembershipServiceImpl membership_service(reads, *callers, metrics);
-  api::SeatServiceImpl seat_service(reads, *callers, metrics);
+  const api::DatabaseReads database_reads{.pool = reads, .waiters = waiters};
+  api::MembershipServiceImpl membership_service(database_reads, *callers, metrics);
+  api::SeatServiceImpl seat_service(database_reads, *callers, metrics);
   api::ChangeServiceImpl change_service(change_hub, reads, *callers, metrics,
                                         {.max_streams = settings.max_watch_streams});
   std::vector<std::pair<std::string, std::string>> configured_sources;
@@ -336,7 +355,7 @@ int Serve(const std::vector<std::string>& args) {
   }
   replay::StoredEventDecoder stored_event_decoder(huudis, fusionauth);
   replay::DeadLetterReplayer replayer(reads, writer, stored_event_decoder, settings.max_clock_skew);
-  api::AdminServiceImpl admin_service(reads, *callers, metrics, configured_sources, replayer);
+  api::AdminServiceImpl admin_service(database_reads, *callers, metrics, configured_sources, replayer);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -417,6 +436,11 @@ int Serve(const std::vector<std::string>& args) {
     metrics.db_pool_in_use().Set(reads.in_use());
     metrics.db_pool_queued().Set(static_cast<double>(reads.queued()));
     metrics.DbPoolSkippedUpTo(reads.skipped());
+    if (replica_monitor) {
+      const store::ReplicaProbe probe = replica_monitor->last();
+      const store::ReplicaLag lag = store::ReplicaLagOf(probe, applied);
+      metrics.ReadReplicaSampled(probe.up, lag.sequences, lag.seconds);
+    }
   }
 
   // Graceful shutdown: stop being ready, refuse new webhooks (503), let in-flight work finish.
@@ -441,6 +465,7 @@ int Serve(const std::vector<std::string>& args) {
   change_hub.Close();  // ends every WatchChanges stream (UNAVAILABLE) so Shutdown need not wait
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   reads.Stop();  // after gRPC: every DB-backed call in flight has been answered
+  if (replica_monitor) replica_monitor->Stop();
   http.Stop();
   stopping.store(true);
   schema_checker.join();

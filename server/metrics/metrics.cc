@@ -111,6 +111,44 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Help("Queued database reads not run: their call was cancelled or past its deadline")
                           .Register(*registry_)
                           .Add({});
+  auto& db_reads = prometheus::BuildCounter()
+                       .Name("mm_db_reads_total")
+                       .Help("Database reads of the read RPCs, by who answered: target=replica (MM_DATABASE_READ_URL) "
+                             "or primary (MM_DATABASE_URL)")
+                       .Register(*registry_);
+  db_reads_replica_ = &db_reads.Add({{"target", "replica"}});
+  db_reads_primary_ = &db_reads.Add({{"target", "primary"}});
+  db_read_fallbacks_ = &prometheus::BuildCounter()
+                            .Name("mm_db_read_replica_fallbacks_total")
+                            .Help("Reads the primary answered instead of the read replica, by reason: behind (it had "
+                                  "not replayed min_sequence in time), unavailable, error")
+                            .Register(*registry_);
+  replica_up_ = &prometheus::BuildGauge()
+                     .Name("mm_db_read_replica_up")
+                     .Help("1 while the read replica answered its last probe (every 500 ms)")
+                     .Register(*registry_);
+  replica_lag_sequences_ = &prometheus::BuildGauge()
+                                .Name("mm_db_read_replica_lag_sequences")
+                                .Help("Change-log sequences this replica's cache has applied that the read replica "
+                                      "had not replayed at its last probe")
+                                .Register(*registry_);
+  replica_lag_seconds_ = &prometheus::BuildGauge()
+                              .Name("mm_db_read_replica_lag_seconds")
+                              .Help("While the read replica is behind: now() - pg_last_xact_replay_timestamp() on it; "
+                                    "0 once caught up")
+                              .Register(*registry_);
+}
+
+void Metrics::DbRead(bool replica) { (replica ? db_reads_replica_ : db_reads_primary_)->Increment(); }
+
+void Metrics::DbReadFellBack(std::string_view reason) {
+  db_read_fallbacks_->Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::ReadReplicaSampled(bool up, uint64_t lag_sequences, double lag_seconds) {
+  replica_up_->Add({}).Set(up ? 1 : 0);
+  replica_lag_sequences_->Add({}).Set(static_cast<double>(lag_sequences));
+  replica_lag_seconds_->Add({}).Set(lag_seconds);
 }
 
 void Metrics::DbPoolSkippedUpTo(uint64_t total) {

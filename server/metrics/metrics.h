@@ -74,6 +74,14 @@ class Metrics {
   prometheus::Gauge& db_pool_queued() { return *db_pool_queued_; }
   // mm_db_pool_skipped_total follows the pool's own count (ReadPool::skipped).
   void DbPoolSkippedUpTo(uint64_t total);
+  // A read RPC's database read, answered by `target` ("replica" or "primary"); thread-safe,
+  // no lock taken.
+  void DbRead(bool replica);
+  // A read the primary answered instead of the read replica; `reason`: "behind",
+  // "unavailable", "error".
+  void DbReadFellBack(std::string_view reason);
+  // The read replica as last probed (store/pg_replica_monitor.h); only with a read replica.
+  void ReadReplicaSampled(bool up, uint64_t lag_sequences, double lag_seconds);
 
   // Prometheus text exposition format 0.0.4.
   std::string Serialize() const;
@@ -105,6 +113,12 @@ class Metrics {
   prometheus::Gauge* db_pool_in_use_;
   prometheus::Gauge* db_pool_queued_;
   prometheus::Counter* db_pool_skipped_;
+  prometheus::Counter* db_reads_replica_;
+  prometheus::Counter* db_reads_primary_;
+  prometheus::Family<prometheus::Counter>* db_read_fallbacks_;
+  prometheus::Family<prometheus::Gauge>* replica_up_;
+  prometheus::Family<prometheus::Gauge>* replica_lag_sequences_;
+  prometheus::Family<prometheus::Gauge>* replica_lag_seconds_;
 };
 
 }  // namespace mm::metrics

@@ -25,6 +25,7 @@ constexpr char kListSources[] = "list_sources";
 constexpr char kListDeadLetters[] = "list_dead_letters";
 constexpr char kGetDeadLetters[] = "get_dead_letters";
 constexpr char kListUserEvents[] = "list_user_events";
+constexpr char kChangeLogHead[] = "change_log_head";
 
 // Dead letters with their event; the body only when $1 is true.
 #define MM_DEAD_LETTER_SELECT                                                                              \
@@ -120,6 +121,7 @@ std::vector<PgConnection::Statement> Statements() {
        " LEFT JOIN seat_counts s ON s.account_id = p.account_id"
        " ORDER BY p.account_id, s.role"},
       ReadChangesStatement(),
+      {kChangeLogHead, "SELECT last_sequence FROM change_log_head"},
       {kListSources, "SELECT " MM_SOURCE_STATUS_COLUMNS " FROM source_state ORDER BY source, scope"},
       // Keyset on (created_at, provider, event_id): the index dead_letters_by_created.
       {kListDeadLetters, MM_DEAD_LETTER_SELECT
@@ -387,6 +389,17 @@ absl::StatusOr<SeatUsageView> PgReadStore::GetSeatUsage(const std::string& accou
   if (!s.ok()) return s;
   if (absl::Status range = CheckHorizon("start", start, horizon); !range.ok()) return range;
   return usage;
+}
+
+void PgReadStore::Reconnect() { conn_->Reset(); }
+
+absl::StatusOr<uint64_t> PgReadStore::ChangeLogHead() {
+  uint64_t head = 0;
+  absl::Status s = Run([&](pqxx::read_transaction& txn) {
+    head = static_cast<uint64_t>(Exec1(txn, kChangeLogHead)[0].as<long long>());
+  });
+  if (!s.ok()) return s;
+  return head;
 }
 
 absl::StatusOr<std::vector<ChangeRow>> PgReadStore::ReadChanges(uint64_t after, int limit) {

@@ -33,6 +33,8 @@ class PgReadStore final : public ReadStore {
                                                        const std::optional<SeatChangePosition>& after, int limit,
                                                        bool include_non_billable, uint64_t& sequence) override;
   absl::StatusOr<SeatUsageView> GetSeatUsage(const std::string& account_id, TimePoint start, TimePoint end) override;
+  void Reconnect() override;
+  absl::StatusOr<uint64_t> ChangeLogHead() override;
   absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) override;
   absl::StatusOr<std::vector<SourceStatus>> ListSources() override;
   absl::StatusOr<Page<DeadLetterView>> ListDeadLetters(const DeadLetterFilter& filter,

@@ -169,6 +169,13 @@ class ReadStore {
     (void)account_id, (void)start, (void)end;
     return absl::UnimplementedError("no seat ledger in this store");
   }
+  // Drops the store's connection, which may be stale (its server restarted): the next call
+  // opens a new one. (Default: nothing to drop.)
+  virtual void Reconnect() {}
+  // The change log's head (change_log_head.last_sequence): every read started after this
+  // returns reflects at least it. On a read replica, whether it has replayed a caller's
+  // min_sequence (store/replica_router.h). (Default: UNIMPLEMENTED, for fakes.)
+  virtual absl::StatusOr<uint64_t> ChangeLogHead() { return absl::UnimplementedError("no change log head in this store"); }
   // Change-log rows with sequence > `after`, in order, at most `limit` (the same contract as
   // ChangeFeed::ReadChanges: sequences commit in order, so no committed row is ever skipped).
   virtual absl::StatusOr<std::vector<ChangeRow>> ReadChanges(uint64_t after, int limit) = 0;

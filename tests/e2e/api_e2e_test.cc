@@ -659,6 +659,90 @@ TEST_F(ApiE2ETest, OperatorApiStatusesAndNewerWinsWithProviders) {
 
 // Listing page by page while members are added and removed between pages: every member
 // present throughout appears exactly once, and nothing appears twice.
+// min_sequence on the database reads without a read replica (docs/design.md §5): a webhook's
+// sequence is read at once from the primary; one beyond anything committed waits as
+// IsUserActive does and ends DEADLINE_EXCEEDED at the call's deadline.
+TEST_F(ApiE2ETest, DatabaseReadsHonourMinSequence) {
+  const uint64_t added = Post(MemberAdded("acc_minseq", "usr_minseq", "member", 0, "evt_minseq_add"));
+  ASSERT_GT(added, 0u);
+  auto members = v1::MembershipService::NewStub(Channel());
+  auto seats = v1::SeatService::NewStub(Channel());
+  auto users = v1::UserService::NewStub(Channel());
+  auto admin = v1::AdminService::NewStub(Channel());
+  {
+    v1::GetMembershipRequest req;
+    req.set_account_id("acc_minseq");
+    req.set_user_id("usr_minseq");
+    req.set_min_sequence(added);
+    v1::Membership m;
+    grpc::ClientContext ctx;
+    grpc::Status s = members->GetMembership(Context(ctx, Tok("members:read")), req, &m);
+    ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    EXPECT_EQ(m.role(), "member");
+  }
+  {
+    v1::GetSeatCountRequest req;
+    req.set_account_id("acc_minseq");
+    req.set_min_sequence(added);
+    v1::SeatCount count;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(seats->GetSeatCount(Context(ctx, Tok("seats:read")), req, &count).ok());
+    EXPECT_GE(count.sequence(), added);
+    EXPECT_EQ(count.total(), 1);
+  }
+  {
+    v1::ListMembersRequest req;
+    req.set_account_id("acc_minseq");
+    req.set_min_sequence(added);
+    v1::ListMembersResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(members->ListMembers(Context(ctx, Tok("members:read")), req, &resp).ok());
+    EXPECT_EQ(resp.members_size(), 1);
+  }
+  // Beyond what was ever committed: waits until the deadline, as IsUserActive does.
+  const uint64_t unreachable = added + 1000000;
+  auto far = [&](auto call) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(700));
+    const auto started = std::chrono::steady_clock::now();
+    grpc::Status s = call(ctx);
+    const auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_GE(waited, std::chrono::milliseconds(500)) << "it waited for the sequence";
+    return s;
+  };
+  grpc::Status user = far([&](grpc::ClientContext& ctx) {
+    ctx.AddMetadata("authorization", "Bearer " + Tok("users:read"));
+    v1::GetUserRequest req;
+    req.set_user_id("usr_minseq");
+    req.set_min_sequence(unreachable);
+    v1::User out;
+    return users->GetUser(&ctx, req, &out);
+  });
+  EXPECT_EQ(user.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << user.error_message();
+  grpc::Status sources = far([&](grpc::ClientContext& ctx) {
+    ctx.AddMetadata("authorization", "Bearer " + Tok("admin"));
+    v1::ListSourcesRequest req;
+    req.set_min_sequence(unreachable);
+    v1::ListSourcesResponse out;
+    return admin->ListSources(&ctx, req, &out);
+  });
+  EXPECT_EQ(sources.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << sources.error_message();
+  // Validation comes first: a bad id is INVALID_ARGUMENT at once, whatever min_sequence says.
+  {
+    v1::GetUserRequest req;
+    req.set_min_sequence(unreachable);
+    v1::User out;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(users->GetUser(Context(ctx, Tok("users:read")), req, &out).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Without a read replica every read is the primary's.
+  const std::string metrics = service_->MetricsText();
+  EXPECT_GT(MetricValue(metrics, "mm_db_reads_total{target=\"primary\"}"), 0) << metrics;
+  EXPECT_EQ(MetricValue(metrics, "mm_db_reads_total{target=\"replica\"}"), 0);
+  EXPECT_EQ(metrics.find("\nmm_db_read_replica_up "), std::string::npos) << "no replica: no replica gauges";
+}
+
 TEST_F(ApiE2ETest, PaginationUnderConcurrentWritesReturnsEveryStableMemberOnce) {
   const std::string account = "acc_busy";
   std::set<std::string> stable;
@@ -727,6 +811,19 @@ TEST_F(ApiE2ETest, MembershipctlEndToEnd) {
   EXPECT_EQ(json::parse(seats.output)["billable"], "3") << seats.output;
   auto all = Ctl("seat-counts --all", with("seats:read"));
   EXPECT_NE(all.output.find("acc_two"), std::string::npos) << all.output;
+  // --min-sequence on the database reads: the last webhook's sequence is read at once; one
+  // never committed fails DEADLINE_EXCEEDED (a failed call) at the deadline.
+  const std::string seq = std::to_string(last_sequence_);
+  auto fresh = Ctl("seats acc_api --json --min-sequence " + seq, with("seats:read"));
+  EXPECT_EQ(fresh.code, 0) << fresh.output;
+  EXPECT_GE(std::stoull(json::parse(fresh.output)["sequence"].get<std::string>()), last_sequence_) << fresh.output;
+  EXPECT_EQ(Ctl("user usr_api_4 --min-sequence " + seq, with("users:read")).code, 0);
+  EXPECT_EQ(Ctl("members acc_api --min-sequence " + seq, with("members:read")).code, 0);
+  auto never = Ctl("user usr_api_4 --timeout-ms 500 --min-sequence " + std::to_string(last_sequence_ + 1000000),
+                   with("users:read"));
+  EXPECT_EQ(never.code, 3) << never.output;
+  EXPECT_NE(never.output.find("DEADLINE_EXCEEDED"), std::string::npos) << never.output;
+  EXPECT_EQ(Ctl("user usr_api_4 --min-sequence x", with("users:read")).code, 2);
 
   auto body_file = *dir_ + "/created.json";
   std::ofstream(body_file) << FixtureFor("huudis.user.created.v1.json", "ctl");

@@ -47,10 +47,12 @@ void Put(std::string& out, const char* name, const mm::config::TlsFiles& v) {
 // Every field of Settings, as text, for comparing two of them (Settings has no operator==).
 std::string SettingsText(const Settings& s) {
   // A field added to Settings must be added here too (this size is x86-64 libstdc++'s).
-  static_assert(sizeof(Settings) == 1064, "Settings changed: update SettingsText in tests/fuzz/settings_fuzz.cc");
+  static_assert(sizeof(Settings) == 1104, "Settings changed: update SettingsText in tests/fuzz/settings_fuzz.cc");
   std::string out;
   Put(out, "database_url", s.database_url);
   Put(out, "database_listen_url", s.database_listen_url);
+  Put(out, "database_read_url", s.database_read_url);
+  Put(out, "database_read_max_wait", s.database_read_max_wait);
   Put(out, "database_transaction_pooling", s.database_transaction_pooling);
   Put(out, "http_listen", s.http_listen);
   Put(out, "grpc_listen", s.grpc_listen);

@@ -117,6 +117,19 @@ TEST(SettingsTest, EnvironmentTwinsSetEverySetting) {
   EXPECT_EQ(s.poll_interval, std::chrono::milliseconds(10));
 }
 
+TEST(SettingsTest, ReadReplicaIsOptionalWithABoundedWait) {
+  Settings s = ParseOk({});
+  EXPECT_EQ(s.database_read_url, "") << "no read replica: every read goes to MM_DATABASE_URL";
+  EXPECT_EQ(s.database_read_max_wait, std::chrono::milliseconds(1000));
+  s = ParseOk({"--database-read-max-wait-ms=0"},
+              {{"MM_DATABASE_READ_URL", "postgresql://standby/mm"}, {"MM_DATABASE_READ_MAX_WAIT_MS", "250"}});
+  EXPECT_EQ(s.database_read_url, "postgresql://standby/mm");
+  EXPECT_EQ(s.database_read_max_wait, std::chrono::milliseconds(0)) << "the flag wins";
+  ExpectInvalid({}, {{"MM_DATABASE_READ_MAX_WAIT_MS", "10001"}}, "MM_DATABASE_READ_MAX_WAIT_MS");
+  ExpectInvalid({"--database-read-max-wait-ms", "-1"}, {}, "--database-read-max-wait-ms");
+  EXPECT_THAT(SettingsHelp(), HasSubstr("[MM_DATABASE_READ_URL]"));
+}
+
 TEST(SettingsTest, FlagsWithEqualsAndWithSeparateValue) {
   for (bool with_equals : {true, false}) {
     SCOPED_TRACE(with_equals ? "--flag=value" : "--flag value");
