@@ -45,7 +45,7 @@ CONTRACT_ENV = {
     "MM_SEAT_LEDGER_RETENTION_DAYS",  # DESIGN §4a
     # The database's topology (server/config/settings.cc: database-pool-mode, database-listen-url,
     # database-read-url): PgBouncer transaction pooling, its direct connection, a read replica.
-    "MM_DATABASE_POOL_MODE", "MM_DATABASE_LISTEN_URL", "MM_DATABASE_READ_URL",
+    "MM_DATABASE_POOL_MODE", "MM_DATABASE_LISTEN_URL", "MM_DATABASE_READ_URL", "MM_DATABASE_READ_MAX_WAIT_MS",
 }
 # The optional database connections: values entry -> (env, default key, devSecret value).
 DATABASE_EXTRA = {
@@ -107,7 +107,7 @@ DEFAULT_ENV = {
     "MM_UNKNOWN_USERS": "active", "MM_HUUDIS_TOLERANCE": "300",
     "MM_MAX_BODY_BYTES": "1048576", "MM_LOG_LEVEL": "info", "MM_MAX_CLOCK_SKEW_SECONDS": "300",
     "MM_FUSIONAUTH_MEMBERSHIPS": "registrations,groups", "MM_SEAT_LEDGER_RETENTION_DAYS": "400",
-    "MM_DATABASE_POOL_MODE": "session",
+    "MM_DATABASE_POOL_MODE": "session", "MM_DATABASE_READ_MAX_WAIT_MS": "1000",
 }
 # Metrics the server exports (issue 5) and the dashboard must chart.
 METRICS = [
