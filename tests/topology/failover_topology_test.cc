@@ -31,6 +31,7 @@
 
 #include "e2e_helpers.h"
 #include "pg_cluster.h"
+#include "topology_helpers.h"
 #include "service_process.h"
 
 namespace mm::testing {
@@ -39,28 +40,7 @@ namespace {
 namespace v1 = membership::v1;
 using nlohmann::json;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-std::string IsoNowPlus(std::chrono::milliseconds offset) {
-  return FormatRfc3339(SystemClock::Instance().Now() + offset);
-}
-
-json Disable(const std::string& event_id, const std::string& user_id) {
-  const std::string now = IsoNowPlus(0ms);
-  return {{"id", event_id},
-          {"type", "huudis.user.disabled.v1"},
-          {"createdAt", now},
-          {"data", {{"id", user_id}, {"disabledAt", now}, {"reason", "topology"}}}};
-}
-
-// Dated a second after "now", so it wins over a disable of the same user sent just before.
-json Enable(const std::string& event_id, const std::string& user_id) {
-  const std::string later = IsoNowPlus(1000ms);
-  return {{"id", event_id},
-          {"type", "huudis.user.enabled.v1"},
-          {"createdAt", later},
-          {"data", {{"id", user_id}, {"enabledAt", later}}}};
-}
+using namespace topology;
 
 struct Answer {
   int status = 0;  // 0: no HTTP answer at all (see error)
@@ -119,17 +99,6 @@ Delivery Deliver(const ServiceProcess& service, const json& body, std::chrono::m
   }
 }
 
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
 // The log lines holding `needle` (at most `max`), for failure messages.
 std::string LogLines(const std::string& log, const std::string& needle, size_t max = 8) {
   std::istringstream in(log);
@@ -182,10 +151,6 @@ grpc::Status GetUser(const ServiceProcess& service, const std::string& user_id, 
   v1::GetUserRequest req;
   req.set_user_id(user_id);
   return stub->GetUser(&ctx, req, out);
-}
-
-uint64_t ChangeLogHead(const PgServer& server) {
-  return std::stoull(server.Scalar("SELECT last_sequence FROM change_log_head"));
 }
 
 // IsUserActive for `user_id` once this replica has applied `min_sequence` (the server caps the

@@ -24,6 +24,7 @@
 
 #include "e2e_helpers.h"
 #include "pg_cluster.h"
+#include "topology_helpers.h"
 #include "service_process.h"
 
 namespace mm::testing {
@@ -32,31 +33,10 @@ namespace {
 namespace v1 = membership::v1;
 using nlohmann::json;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using namespace topology;
 
 constexpr char kAllReadsToken[] = "token-all-reads";  // users:read, members:read, seats:read, admin
 constexpr int kMaxWaitMs = 500;                       // MM_DATABASE_READ_MAX_WAIT_MS of these tests
-
-std::string IsoNowPlus(std::chrono::milliseconds offset) {
-  return FormatRfc3339(SystemClock::Instance().Now() + offset);
-}
-
-json Disable(const std::string& event_id, const std::string& user_id) {
-  const std::string now = IsoNowPlus(0ms);
-  return {{"id", event_id},
-          {"type", "huudis.user.disabled.v1"},
-          {"createdAt", now},
-          {"data", {{"id", user_id}, {"disabledAt", now}, {"reason", "topology"}}}};
-}
-
-// Dated a second after "now", so it wins over a disable of the same user sent just before.
-json Enable(const std::string& event_id, const std::string& user_id) {
-  const std::string later = IsoNowPlus(1000ms);
-  return {{"id", event_id},
-          {"type", "huudis.user.enabled.v1"},
-          {"createdAt", later},
-          {"data", {{"id", user_id}, {"enabledAt", later}}}};
-}
 
 // Posts a signed webhook; returns the sequence of its 200 answer (the test fails otherwise).
 uint64_t Deliver(const ServiceProcess& service, const json& body) {
@@ -66,17 +46,6 @@ uint64_t Deliver(const ServiceProcess& service, const json& body) {
   EXPECT_EQ(reply->status, 200) << reply->body;
   return json::parse(reply->body, nullptr, false).value("sequence", uint64_t{0});
 }
-
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 std::string Problems(const ServiceProcess& service) {
   std::istringstream in(service.Log());
@@ -201,10 +170,6 @@ struct ReadMetrics {
 int OtherSessions(const PgServer& server) {
   return std::stoi(server.Scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                                  " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"));
-}
-
-uint64_t ChangeLogHead(const PgServer& server) {
-  return std::stoull(server.Scalar("SELECT last_sequence FROM change_log_head"));
 }
 
 // ---------------------------------------------------------------------------------------------
