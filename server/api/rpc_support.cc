@@ -55,27 +55,23 @@ grpc::ServerUnaryReactor* UnaryCall::Finish(const grpc::Status& status) {
   return reactor_;
 }
 
-grpc::ServerUnaryReactor* UnaryCall::OnDatabase(DatabaseReads& reads, uint64_t min_sequence,
-                                                std::function<grpc::Status(store::ReadStore&)> work) {
-  if (min_sequence == 0) {
-    Queue(reads.pool, 0, std::move(work));
-    return reactor_;
-  }
+grpc::ServerUnaryReactor* UnaryCall::AfterApplied(cache::SequenceWaiters& waiters, uint64_t min_sequence,
+                                                  std::chrono::milliseconds max_wait,
+                                                  std::function<void(UnaryCall&)> then) {
   // gRPC deadlines are system_clock; the waiters' timer is steady_clock.
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(context_->deadline() -
                                                                          std::chrono::system_clock::now());
-  auto deadline = std::chrono::steady_clock::now() + std::min(remaining, reads.max_wait);
+  auto deadline = std::chrono::steady_clock::now() + std::min(remaining, max_wait);
   UnaryCall call = *this;
-  const bool waiting = reads.waiters.Wait(
-      min_sequence, deadline,
-      [call, &waiters = reads.waiters, &pool = reads.pool, min_sequence, work = std::move(work)](bool reached) mutable {
-        if (!reached) {
-          call.Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                   "replica has not reached min_sequence " + std::to_string(min_sequence) + " (at " +
-                                       std::to_string(waiters.applied()) + ")"));
+  const bool waiting = waiters.Wait(
+      min_sequence, deadline, [call, &waiters, min_sequence, then = std::move(then)](bool reached) mutable {
+        if (reached) {
+          then(call);
           return;
         }
-        call.Queue(pool, min_sequence, std::move(work));
+        call.Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                 "replica has not reached min_sequence " + std::to_string(min_sequence) + " (at " +
+                                     std::to_string(waiters.applied()) + ")"));
       });
   if (!waiting) {
     return Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -83,6 +79,18 @@ grpc::ServerUnaryReactor* UnaryCall::OnDatabase(DatabaseReads& reads, uint64_t m
                                "retry, or call without min_sequence"));
   }
   return reactor_;
+}
+
+grpc::ServerUnaryReactor* UnaryCall::OnDatabase(DatabaseReads& reads, uint64_t min_sequence,
+                                                std::function<grpc::Status(store::ReadStore&)> work) {
+  if (min_sequence == 0) {
+    Queue(reads.pool, 0, std::move(work));
+    return reactor_;
+  }
+  return AfterApplied(reads.waiters, min_sequence, reads.max_wait,
+                      [&pool = reads.pool, min_sequence, work = std::move(work)](UnaryCall& call) mutable {
+                        call.Queue(pool, min_sequence, std::move(work));
+                      });
 }
 
 void UnaryCall::Queue(store::ReadPool& pool, uint64_t min_sequence,

@@ -58,6 +58,11 @@ class UnaryCall {
   // RESOURCE_EXHAUSTED when MM_MAX_SEQUENCE_WAITERS calls wait already).
   grpc::ServerUnaryReactor* OnDatabase(DatabaseReads& reads, uint64_t min_sequence,
                                        std::function<grpc::Status(store::ReadStore&)> work);
+  // Runs `then` (which finishes the call) once `waiters` has applied `min_sequence`, at once if
+  // it has; DEADLINE_EXCEEDED at the call's deadline or after `max_wait`, whichever is first;
+  // RESOURCE_EXHAUSTED when MM_MAX_SEQUENCE_WAITERS calls wait already. No thread is held.
+  grpc::ServerUnaryReactor* AfterApplied(cache::SequenceWaiters& waiters, uint64_t min_sequence,
+                                         std::chrono::milliseconds max_wait, std::function<void(UnaryCall&)> then);
   grpc::CallbackServerContext* context() const { return context_; }
 
  private:

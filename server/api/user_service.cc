@@ -55,31 +55,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::AfterSequence(UnaryCall call, uint64_
                                     "replica is still loading its user state cache; retry"));
   }
   if (min_sequence == 0 || cache_.sequence() >= min_sequence) return call.Finish(answer());
-  return WaitForSequence(call, min_sequence, std::move(answer));
-}
-
-grpc::ServerUnaryReactor* UserServiceImpl::WaitForSequence(UnaryCall call, uint64_t min_sequence,
-                                                           std::function<grpc::Status()> answer) {
-  // gRPC deadlines are system_clock; the waiters' timer is steady_clock.
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-      call.context()->deadline() - std::chrono::system_clock::now());
-  auto deadline = std::chrono::steady_clock::now() + std::min(remaining, max_wait_);
-  const bool waiting =
-      waiters_.Wait(min_sequence, deadline, [this, call, min_sequence, answer = std::move(answer)](bool reached) mutable {
-        if (reached) {
-          call.Finish(answer());
-          return;
-        }
-        call.Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                 "replica has not reached min_sequence " + std::to_string(min_sequence) +
-                                     " (at " + std::to_string(cache_.sequence()) + ")"));
-      });
-  if (!waiting) {
-    return call.Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                    "too many calls waiting for a min_sequence on this replica (MM_MAX_SEQUENCE_WAITERS); "
-                                    "retry, or call without min_sequence"));
-  }
-  return call.reactor();
+  return call.AfterApplied(waiters_, min_sequence, max_wait_,
+                           [answer = std::move(answer)](UnaryCall& waited) mutable { waited.Finish(answer()); });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::IsUserActive(grpc::CallbackServerContext* context,

@@ -42,8 +42,6 @@ class UserServiceImpl final : public membership::v1::UserService::CallbackServic
   // 0 or already applied: the usual case, which allocates nothing), or with DEADLINE_EXCEEDED.
   template <typename Answer>
   grpc::ServerUnaryReactor* AfterSequence(UnaryCall call, uint64_t min_sequence, Answer answer);
-  grpc::ServerUnaryReactor* WaitForSequence(UnaryCall call, uint64_t min_sequence,
-                                            std::function<grpc::Status()> answer);
 
   const cache::UserStateCache& cache_;
   cache::SequenceWaiters& waiters_;

@@ -200,7 +200,9 @@ int Serve(const std::vector<std::string>& args) {
   db_timeouts.statement = settings.db_statement_timeout;
   store::SetDatabaseTimeouts(db_timeouts);  // before any connection is made
   if (settings.database_transaction_pooling) {
-    store::SetTransactionPooledUrls({settings.database_url, settings.database_read_url});
+    std::vector<std::string> pooled = {settings.database_url};
+    if (!settings.database_read_url.empty()) pooled.push_back(settings.database_read_url);
+    store::SetTransactionPooledUrls(std::move(pooled));
     log::Info("MM_DATABASE_URL is transaction-pooled: statements are sent unnamed, statement_timeout is the role's",
               {{"change_follower", settings.database_listen_url.empty() ? "polls" : "LISTENs on MM_DATABASE_LISTEN_URL"}});
   }
